@@ -1,0 +1,49 @@
+# Two commands for people: `make lab` and `make test`. Everything else is for maintainers.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PIP_FLAGS ?= --disable-pip-version-check --quiet
+
+.PHONY: lab test setup lint typecheck unit notebooks bench nav clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the dependency list changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+test: setup lint typecheck unit notebooks
+
+lint: setup
+	$(BIN)/ruff check helpers tests benchmarks scripts notebooks
+	$(BIN)/ruff format --check helpers tests benchmarks scripts
+
+typecheck: setup
+	$(BIN)/mypy
+
+# pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
+unit: setup
+	$(BIN)/python -m pytest -m "not notebook" ; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+notebooks: setup
+	LAB_FAST=1 $(BIN)/python -m pytest -m notebook ; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "no notebook tests collected" >&2; exit 1; fi; exit $$status
+
+nav: setup
+	$(BIN)/python scripts/make_nav.py
+
+bench: setup
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

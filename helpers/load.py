@@ -1,0 +1,219 @@
+"""``fire``: send a burst of concurrent requests and collect what both sides saw."""
+
+from __future__ import annotations
+
+import asyncio
+import json as jsonlib
+import math
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import Any
+
+import httpx
+
+from helpers.run import ClientRecord, Run, build_run
+from helpers.server import Server
+from helpers.tracing import COLLECTOR, RequestRecord
+from helpers.transport import OneShotTransport
+
+__all__ = ["MAX_REQUESTS", "fire"]
+
+MAX_REQUESTS = 20_000
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+PROGRESS_AFTER_S = 2.0
+BODY_LIMIT = 2000
+Params = Mapping[str, Any] | Callable[[int], Mapping[str, Any]] | None
+
+
+def _validate(
+    server: Any, path: Any, n: Any, params: Any, json: Any, method: Any,
+    concurrency: Any, timeout: Any,
+) -> str:  # fmt: skip
+    if not isinstance(server, Server):
+        raise TypeError(f"server must be what serve(app) returned, got {server!r}")
+    if not server.running:
+        raise ValueError(f"server {server.url} is stopped; start a new one with serve(app)")
+    if not isinstance(path, str):
+        raise TypeError(f"path must be a string such as '/items', got {path!r}")
+    if not path.startswith("/"):
+        raise ValueError(f"path must start with '/', got {path!r}")
+    for name, value, low in (("n", n, 1), ("concurrency", concurrency, 1)):
+        if value is None and name == "concurrency":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {value!r}")
+        if value < low:
+            raise ValueError(f"{name} must be ≥ {low}, got {value}")
+    if n > MAX_REQUESTS:
+        raise ValueError(f"n must be ≤ {MAX_REQUESTS} (the lab's safety bound), got {n}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError(f"timeout must be a number of seconds, got {timeout!r}")
+    if not (timeout > 0 and math.isfinite(timeout)):
+        raise ValueError(f"timeout must be > 0 seconds and finite, got {timeout}")
+    if params is not None and not isinstance(params, Mapping) and not callable(params):
+        raise TypeError(
+            "params must be a mapping such as {'seconds': 0.5}, a function of the request "
+            f"index returning one, or None; got {type(params).__name__}"
+        )
+    if json is not None:
+        try:
+            jsonlib.dumps(json)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"json must be JSON-serializable, got {json!r} ({exc})") from None
+    if not isinstance(method, str) or method.upper() not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
+    return method.upper()
+
+
+def _params_for(params: Params, index: int) -> Mapping[str, Any] | None:
+    if params is None or isinstance(params, Mapping):
+        return params
+    value = params(index)
+    if not isinstance(value, Mapping):
+        raise TypeError(f"params({index}) must return a mapping, got {value!r}")
+    return value
+
+
+async def fire(
+    server: Server,
+    path: str,
+    n: int = 100,
+    params: Params = None,
+    json: Any = None,
+    method: str = "GET",
+    concurrency: int | None = None,
+    timeout: float = 30.0,
+    *,
+    progress: bool | None = None,
+    label: str = "",
+) -> Run:
+    """Send ``n`` concurrent requests to ``server`` and return what happened as a ``Run``.
+
+    Args:
+        server: a running server from ``serve(app)``.
+        path: URL path starting with ``/``.
+        n: number of requests (1 … 20000).
+        params: query parameters — a mapping, or a function ``index -> mapping`` to vary
+            them per request.
+        json: JSON body sent with every request.
+        method: HTTP method.
+        concurrency: at most this many requests in flight; ``None`` sends all at once.
+        timeout: per-request limit in **seconds**; a request over it becomes a row with
+            ``error`` set (the burst never raises halfway).
+        progress: show a progress bar; by default one appears if the burst is still
+            running after 2 s.
+        label: a name for the run, used in plot titles.
+
+    Every request goes over its own TCP connection (``helpers.transport``) so the client
+    is not the bottleneck, and carries a W3C ``traceparent`` whose trace id joins it to
+    the server's spans.
+    """
+    method = _validate(server, path, n, params, json, method, concurrency, timeout)
+    for i in range(min(n, 1) if callable(params) else 0):
+        _params_for(params, i)  # fail fast on a bad params function, before any request
+    trace_ids = [secrets.randbits(128) or 1 for _ in range(n)]
+    records: list[RequestRecord] | None = COLLECTOR.expect(trace_ids) if server.trace else None
+    clients: list[ClientRecord | None] = [None] * n
+    limit: AbstractAsyncContextManager[Any] = (
+        asyncio.Semaphore(concurrency) if concurrency else nullcontext()
+    )
+    sampler = server.start_sampler()
+    http = httpx.AsyncClient(transport=OneShotTransport(), base_url=server.url, timeout=None)
+    t0 = time.perf_counter()
+    try:
+
+        async def one(index: int) -> None:
+            async with limit:
+                headers = {"traceparent": f"00-{trace_ids[index]:032x}-{index + 1:016x}-01"}
+                query = _params_for(params, index)
+                status: int | None = None
+                error: str | None = None
+                body: str | None = None
+                sent = time.perf_counter()
+                try:
+                    response = await asyncio.wait_for(
+                        http.request(method, path, params=query, json=json, headers=headers),
+                        timeout,
+                    )
+                    status = response.status_code
+                    body = response.text[:BODY_LIMIT]
+                except asyncio.TimeoutError:
+                    error = f"timed out after {timeout} s"
+                except (httpx.HTTPError, OSError) as exc:
+                    error = f"{type(exc).__name__}: {exc}"
+                clients[index] = ClientRecord(
+                    index, path, sent, time.perf_counter(), status, error, body
+                )
+
+        await _run_all([one(i) for i in range(n)], progress)
+        if records is not None:
+            await _settle(records, clients, timeout)
+    finally:
+        await http.aclose()
+        samples = server.stop_sampler(sampler)
+        COLLECTOR.release(trace_ids)
+    done = [c for c in clients if c is not None]
+    return build_run(
+        done,
+        records,
+        samples,
+        t0=t0,
+        loop_thread_id=server.loop_thread_id,
+        thread_limit=server.thread_limit,
+        label=label,
+    )
+
+
+async def _run_all(coros: list[Any], progress: bool | None) -> None:
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    watcher = asyncio.ensure_future(_progress(tasks, progress)) if progress is not False else None
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        # Interrupted (Ctrl-C / kernel interrupt): cancel what is in flight and wait for it
+        # so no connection or task outlives the cell.
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+
+
+async def _progress(tasks: list[asyncio.Future[None]], progress: bool | None) -> None:
+    if progress is None:
+        await asyncio.sleep(PROGRESS_AFTER_S)
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(tasks), desc="requests", unit="req", leave=False)
+    try:
+        while True:
+            finished = sum(task.done() for task in tasks)
+            bar.update(finished - bar.n)
+            if finished == len(tasks):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        bar.close()
+
+
+async def _settle(
+    records: list[RequestRecord], clients: list[ClientRecord | None], timeout: float
+) -> None:
+    """Wait (≤ ``timeout`` s) until the app call has returned for every answered request:
+    the response leaves before background tasks run and before the span processor has
+    stamped the end of the request."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        pending = any(
+            r.done is None or r.open_spans
+            for r, c in zip(records, clients)
+            if c is not None and c.status is not None and r.arrived is not None
+        )
+        if not pending:
+            return
+        await asyncio.sleep(0.01)

@@ -1,0 +1,251 @@
+"""``Run``: one burst, as tables on one clock (seconds from the burst start)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from helpers.probes import Samples
+from helpers.stats import count_waves, peak_overlap, percentile
+from helpers.tracing import RequestRecord, SpanRecord
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["ClientRecord", "Run", "build_run"]
+
+LOOP_LABEL = "event loop"
+REQUEST_COLUMNS = [
+    "id", "path", "sent", "arrived", "start", "end", "responded", "done", "received",
+    "wait", "thread", "on_loop", "status", "error", "body",
+]  # fmt: skip
+SPAN_COLUMNS = ["id", "name", "start", "end", "thread", "on_loop"]
+
+
+@dataclass
+class ClientRecord:
+    """What the client saw of one request; times are ``time.perf_counter()`` seconds."""
+
+    id: int
+    path: str
+    sent: float
+    received: float
+    status: int | None
+    error: str | None
+    body: str | None
+
+
+class Run:
+    """One burst of requests and what the server did with them.
+
+    Tables (pandas DataFrames; every time in **seconds from the burst start**):
+
+    - ``requests``: one row per request — ``sent``/``received`` (client), ``arrived``
+      (reached the app), ``start``/``end`` (the endpoint function ran), ``responded``
+      (response sent), ``done`` (app call returned, after background tasks), ``wait``
+      (queued for a worker thread), ``thread`` (``event loop`` or ``worker N``),
+      ``on_loop``, ``status`` (HTTP status, missing on failure), ``error``, ``body``.
+    - ``spans``: every FastAPI span of the burst (dependencies, endpoint, serialization,
+      background tasks) with its thread.
+    - ``lag``: loop-lag probe readings, ``t`` (s) and ``lag_ms``.
+    - ``pool``: thread-pool gauge readings, ``t`` (s), ``busy`` and ``waiting``.
+    """
+
+    def __init__(
+        self,
+        requests: pd.DataFrame,
+        spans: pd.DataFrame,
+        lag: pd.DataFrame,
+        pool: pd.DataFrame,
+        *,
+        thread_limit: int,
+        traced: bool,
+        label: str = "",
+    ) -> None:
+        self.requests = requests
+        self.spans = spans
+        self.lag = lag
+        self.pool = pool
+        self.thread_limit = thread_limit
+        self.traced = traced
+        self.label = label
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (
+            f"<Run {self.label or ''} n={s['n']} ok={s['ok']} makespan={s['makespan_s']:.3f}s "
+            f"worker_threads={s['worker_threads']} waves={s['waves']}>"
+        )
+
+    def summary(self) -> dict[str, Any]:
+        """Headline numbers of the burst (seconds unless the key says ``_ms``).
+
+        Keys: ``n``, ``ok``, ``failed``, ``makespan_s`` (first send → last receive),
+        ``latency_p50_s``/``latency_p95_s``/``latency_max_s`` (client-side),
+        ``worker_threads`` (distinct worker threads that ran handlers, 0 for pure async),
+        ``peak_busy``/``peak_waiting`` (thread-pool gauge), ``peak_in_flight`` (most
+        handlers running at once), ``max_lag_ms``, ``waves`` (clusters of handler starts),
+        ``thread_limit``, ``client_overhead_p50_ms`` (median time a request spent outside
+        the app: client, TCP and uvicorn).
+        """
+        r = self.requests
+        ok = r[r["status"].notna()]
+        latency = (ok["received"] - ok["sent"]).tolist()
+        handled = r[r["start"].notna() & r["end"].notna()]
+        workers = handled.loc[~handled["on_loop"].astype(bool), "thread"].nunique()
+        overhead = ((ok["received"] - ok["sent"]) - (ok["responded"] - ok["arrived"])).tolist()
+        return {
+            "n": len(r),
+            "ok": len(ok),
+            "failed": len(r) - len(ok),
+            "makespan_s": _round(float(r["received"].max() - r["sent"].min()) if len(r) else 0),
+            "latency_p50_s": _round(percentile(latency, 50)),
+            "latency_p95_s": _round(percentile(latency, 95)),
+            "latency_max_s": _round(max(latency) if latency else math.nan),
+            "worker_threads": int(workers),
+            "peak_busy": int(self.pool["busy"].max()) if len(self.pool) else 0,
+            "peak_waiting": int(self.pool["waiting"].max()) if len(self.pool) else 0,
+            "peak_in_flight": peak_overlap(list(zip(handled["start"], handled["end"]))),
+            "max_lag_ms": _round(float(self.lag["lag_ms"].max()) if len(self.lag) else 0, 1),
+            "waves": count_waves(
+                handled["start"].tolist(), (handled["end"] - handled["start"]).tolist()
+            ),
+            "thread_limit": self.thread_limit,
+            "client_overhead_p50_ms": _round(percentile(overhead, 50) * 1000, 2),
+        }
+
+    def plot(self, title: str | None = None) -> Figure:
+        """Timeline, loop lag and thread-pool panels on one shared time axis (ms)."""
+        from helpers.plots import plot_run
+
+        return plot_run(self, title=title)
+
+    def to_trace(self, path: str | Path) -> Path:
+        """Write the burst as Chrome Trace Event JSON (open it in Perfetto or vizviewer)."""
+        from helpers.trace_export import write_trace
+
+        return write_trace(self, path)
+
+
+def _round(value: float, digits: int = 4) -> float:
+    return value if math.isnan(value) else round(value, digits)
+
+
+def build_run(
+    clients: Sequence[ClientRecord],
+    servers: Sequence[RequestRecord] | None,
+    samples: Samples,
+    *,
+    t0: float,
+    loop_thread_id: int | None,
+    thread_limit: int,
+    label: str = "",
+) -> Run:
+    """Join client and server records (by position: both follow the request order)."""
+    thread_names: dict[int, str] = {}
+    if servers is not None:
+        _name_threads(servers, loop_thread_id, thread_names)
+    rows = []
+    span_rows = []
+    for i, client in enumerate(clients):
+        server = servers[i] if servers is not None else None
+        row = _request_row(client, server, t0, loop_thread_id, thread_names)
+        rows.append(row)
+        if server is not None:
+            for span in server.spans:
+                if span.server or span.end is None:
+                    continue
+                span_rows.append(
+                    {
+                        "id": client.id,
+                        "name": span.name.removeprefix("fastapi."),
+                        "start": span.start - t0,
+                        "end": span.end - t0,
+                        "thread": _thread_label(span.thread_id, loop_thread_id, thread_names),
+                        "on_loop": span.thread_id == loop_thread_id,
+                    }
+                )
+    requests = pd.DataFrame(rows, columns=REQUEST_COLUMNS)
+    requests["status"] = requests["status"].astype("Int64")
+    spans = pd.DataFrame(span_rows, columns=SPAN_COLUMNS)
+    lag = pd.DataFrame(
+        {"t": [t - t0 for t in samples.t], "lag_ms": [v * 1000 for v in samples.lag]}
+    )
+    pool = pd.DataFrame(
+        {"t": [t - t0 for t in samples.t], "busy": samples.busy, "waiting": samples.waiting}
+    )
+    return Run(
+        requests, spans, lag, pool, thread_limit=thread_limit, traced=servers is not None,
+        label=label,
+    )  # fmt: skip
+
+
+def _name_threads(
+    servers: Sequence[RequestRecord], loop_thread_id: int | None, names: dict[int, str]
+) -> None:
+    """Number worker threads 1, 2, … in the order they first started a handler."""
+    firsts: dict[int, float] = {}
+    for record in servers:
+        for span in record.spans:
+            if span.thread_id != loop_thread_id:
+                firsts[span.thread_id] = min(span.start, firsts.get(span.thread_id, math.inf))
+    for number, thread_id in enumerate(sorted(firsts, key=firsts.__getitem__), start=1):
+        names[thread_id] = f"worker {number}"
+
+
+def _thread_label(thread_id: int, loop_thread_id: int | None, names: dict[int, str]) -> str:
+    return LOOP_LABEL if thread_id == loop_thread_id else names.get(thread_id, "other thread")
+
+
+def _find(spans: list[SpanRecord], name: str) -> SpanRecord | None:
+    for span in spans:
+        if span.name == name:
+            return span
+    return None
+
+
+def _request_row(
+    client: ClientRecord,
+    server: RequestRecord | None,
+    t0: float,
+    loop_thread_id: int | None,
+    names: dict[int, str],
+) -> dict[str, Any]:
+    nan = math.nan
+    row: dict[str, Any] = {
+        "id": client.id, "path": client.path,
+        "sent": client.sent - t0, "received": client.received - t0,
+        "arrived": nan, "start": nan, "end": nan, "responded": nan, "done": nan, "wait": nan,
+        "thread": None, "on_loop": None,
+        "status": client.status, "error": client.error, "body": client.body,
+    }  # fmt: skip
+    if server is None:
+        return row
+    if server.arrived is not None:
+        row["arrived"] = server.arrived - t0
+    if server.done is not None:
+        row["done"] = server.done - t0
+    request_span = next((s for s in server.spans if s.server), None)
+    if request_span is not None and request_span.end is not None:
+        row["responded"] = request_span.end - t0
+    endpoint = _find(server.spans, "fastapi.endpoint")
+    if endpoint is None:
+        return row
+    on_loop = endpoint.thread_id == loop_thread_id
+    row["start"] = endpoint.start - t0
+    row["end"] = endpoint.end - t0 if endpoint.end is not None else nan
+    row["thread"] = _thread_label(endpoint.thread_id, loop_thread_id, names)
+    row["on_loop"] = on_loop
+    dependencies = _find(server.spans, "fastapi.dependencies")
+    if on_loop:
+        row["wait"] = 0.0
+    elif dependencies is not None and dependencies.end is not None:
+        # From "dependencies solved, endpoint handed to the thread pool" to "a worker
+        # thread started it": the time spent queued on the CapacityLimiter.
+        row["wait"] = max(0.0, endpoint.start - dependencies.end)
+    return row

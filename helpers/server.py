@@ -1,0 +1,370 @@
+"""Run a learner's ASGI app under a real uvicorn server in a background thread.
+
+``serve(app)`` binds 127.0.0.1 on a free port, starts uvicorn in a daemon thread with its
+own event loop (so the notebook's loop stays free to send requests), and returns once the
+server has finished startup. The handle stops the server within a bounded time, even when
+a handler is stuck.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import ipaddress
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Awaitable, Callable, MutableMapping
+from types import TracebackType
+from typing import Any
+
+import anyio.to_thread
+import uvicorn
+
+from helpers.probes import Sampler, Samples
+from helpers.tracing import COLLECTOR, install_tracing
+
+__all__ = ["Server", "serve", "stop_all"]
+
+ASGIApp = Callable[..., Awaitable[None]]
+Scope = MutableMapping[str, Any]
+
+STOP_TIMEOUT_S = 5.0
+START_TIMEOUT_S = 15.0
+_TRACEPARENT = b"traceparent"
+
+
+class _RecordingApp:
+    """ASGI wrapper in front of the learner's app; their endpoints stay untouched.
+
+    With tracing on it stamps when an announced request reaches the app and when the app
+    call returns (after background tasks). With tracing off it sets the scope key that
+    makes FastAPI skip its built-in telemetry for the request (``fastapi/applications.py``:
+    ``"fastapi.telemetry" in scope``), so the untraced server pays nothing for spans.
+    """
+
+    def __init__(self, app: ASGIApp, *, trace: bool) -> None:
+        self.app = app
+        self.trace = trace
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if not self.trace:
+            scope["fastapi.telemetry"] = None
+            await self.app(scope, receive, send)
+            return
+        record = None
+        for name, value in scope["headers"]:
+            if name == _TRACEPARENT:
+                record = _record_for(value)
+                break
+        if record is None:
+            await self.app(scope, receive, send)
+            return
+        record.arrived = time.perf_counter()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            record.done = time.perf_counter()
+
+
+def _record_for(traceparent: bytes) -> Any:
+    parts = traceparent.split(b"-")
+    if len(parts) != 4:
+        return None
+    try:
+        return COLLECTOR.get(int(parts[1], 16))
+    except ValueError:
+        return None
+
+
+class Server:
+    """A running uvicorn server for one app. Use ``serve()`` to create one.
+
+    Attributes: ``url`` (``http://127.0.0.1:PORT``), ``port``, ``app``, ``thread_limit``
+    (worker-thread tokens on this server's loop), ``trace`` (per-request spans on/off).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, host: str, thread_limit: int | None, trace: bool
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.trace = trace
+        self.thread_limit: int = 40
+        self._requested_limit = thread_limit
+        self._sock = socket.socket(
+            socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM
+        )
+        self._sock.bind((host, 0))
+        self._sock.listen(4096)
+        self.port: int = self._sock.getsockname()[1]
+        url_host = f"[{host}]" if ":" in host else host
+        self.url = f"http://{url_host}:{self.port}"
+        config = uvicorn.Config(
+            _RecordingApp(app, trace=trace),
+            log_config=None,
+            access_log=False,
+            lifespan="auto",
+            loop="asyncio",
+            backlog=4096,
+            timeout_graceful_shutdown=1,
+            timeout_keep_alive=5,
+        )
+        self._uvicorn = uvicorn.Server(config)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.loop_thread_id: int | None = None
+        self._failure: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"lab-server-{self.port}", daemon=True
+        )
+
+    # --- lifecycle -------------------------------------------------------------------
+    def _start(self) -> None:
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._uvicorn.started:
+            if not self._thread.is_alive():
+                self._sock.close()
+                reason = f": {self._failure!r}" if self._failure else ""
+                raise RuntimeError(
+                    f"the server for {_describe(self.app)} stopped during startup{reason}; "
+                    "check the app's lifespan/startup code (its error is logged above)"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(
+                    f"the server for {_describe(self.app)} did not finish startup within "
+                    f"{START_TIMEOUT_S:.0f} s; is the app's lifespan waiting on something?"
+                )
+            time.sleep(0.005)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # reported by _start / stop; the thread must end quietly
+            self._failure = exc
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    async def _main(self) -> None:
+        self.loop_thread_id = threading.get_ident()
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        if self._requested_limit is not None:
+            limiter.total_tokens = self._requested_limit
+        self.thread_limit = int(limiter.total_tokens)
+        await self._uvicorn.serve(sockets=[self._sock])
+
+    @property
+    def running(self) -> bool:
+        """True while the server thread is alive and has not been asked to stop."""
+        return self._thread.is_alive() and not self._uvicorn.should_exit
+
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Stop the server: graceful first, then forced; returns within ``timeout`` seconds.
+
+        If a handler blocks the event loop forever the thread cannot be ended from outside;
+        the listening socket is then closed anyway and a warning says so.
+        """
+        _registry_drop(self)
+        if not self._thread.is_alive():
+            self._sock.close()
+            return
+        deadline = time.monotonic() + timeout
+        self._uvicorn.should_exit = True
+        self._thread.join(max(0.0, timeout * 0.6))
+        if self._thread.is_alive():
+            self._uvicorn.force_exit = True
+            self._thread.join(max(0.0, deadline - time.monotonic() - 0.1))
+        if self._thread.is_alive():
+            self._sock.close()
+            warnings.warn(
+                f"server on port {self.port} did not stop within {timeout:.0f} s (a handler "
+                "is still running, probably blocking the event loop); its socket is closed "
+                "and its daemon thread is abandoned",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return (
+            f"<Server {self.url} {state} thread_limit={self.thread_limit} "
+            f"trace={self.trace} app={_describe(self.app)}>"
+        )
+
+    # --- used by fire() --------------------------------------------------------------
+    def call_soon(self, coro: Any, timeout: float = 5.0) -> Any:
+        """Run a coroutine on the server's loop and wait (≤ ``timeout`` s) for its result."""
+        if self._loop is None or not self.running:
+            raise ValueError(f"server {self.url} is stopped; start a new one with serve(app)")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return future.result(timeout)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise TimeoutError(
+                f"the server loop did not answer within {timeout} s (is it blocked?)"
+            ) from None
+
+    def start_sampler(self) -> Sampler:
+        """Start the lag probe and pool gauge on the server loop."""
+
+        async def start() -> Sampler:
+            sampler = Sampler()
+            sampler.start()
+            return sampler
+
+        result: Sampler = self.call_soon(start())
+        return result
+
+    def stop_sampler(self, sampler: Sampler) -> Samples:
+        """Stop a sampler; if the loop cannot answer, return what it read so far."""
+        try:
+            result: Samples = self.call_soon(sampler.stop(), timeout=1.0)
+            return result
+        except (TimeoutError, ValueError):
+            return sampler.samples
+
+
+def _describe(app: Any) -> str:
+    title = getattr(app, "title", None)
+    return f"{type(app).__name__}({title!r})" if title else type(app).__name__
+
+
+# --- one server per app in a kernel ------------------------------------------------
+_registry: dict[object, Server] = {}
+_registry_lock = threading.Lock()
+
+
+def _app_key(app: Any) -> object:
+    """Identify "the same app" across re-runs of the cell that defines it.
+
+    Re-running a cell builds a new app object with the same title and routes; keying on
+    that signature lets ``serve`` stop the server left over from the previous run.
+    """
+    routes = getattr(app, "routes", None)
+    if routes is None:
+        return id(app)
+    signature = []
+    for route in routes:
+        endpoint = getattr(route, "endpoint", None)
+        signature.append(
+            (
+                getattr(route, "path", ""),
+                tuple(sorted(getattr(route, "methods", None) or ())),
+                getattr(endpoint, "__module__", ""),
+                getattr(endpoint, "__qualname__", ""),
+            )
+        )
+    return (type(app).__qualname__, getattr(app, "title", ""), tuple(signature))
+
+
+def _registry_drop(server: Server) -> None:
+    with _registry_lock:
+        for key, value in list(_registry.items()):
+            if value is server:
+                del _registry[key]
+
+
+def _check_host(host: str, allow_remote: bool) -> None:
+    if not isinstance(host, str):
+        raise TypeError(f"host must be a string such as '127.0.0.1', got {host!r}")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            f"host must be an IP address such as '127.0.0.1' or '::1', got {host!r}"
+        ) from None
+    if not address.is_loopback and not allow_remote:
+        raise ValueError(
+            f"host {host!r} is not a loopback address; the lab serves on 127.0.0.1 only. "
+            "Pass allow_remote=True if you really mean to expose this server."
+        )
+
+
+def serve(
+    app: Any,
+    host: str = "127.0.0.1",
+    thread_limit: int | None = None,
+    trace: bool = True,
+    *,
+    allow_remote: bool = False,
+) -> Server:
+    """Start ``app`` under uvicorn in a background thread and return the running server.
+
+    Args:
+        app: any ASGI app, typically a ``FastAPI()`` written in a notebook cell.
+        host: loopback address to bind (default ``127.0.0.1``); the port is chosen free.
+        thread_limit: worker threads for ``def`` endpoints on this server's loop (sets the
+            loop's ``anyio`` default ``CapacityLimiter``); ``None`` keeps anyio's 40.
+        trace: record per-request spans (FastAPI's OpenTelemetry spans). ``False`` serves
+            with no per-request recording, for measuring raw throughput.
+        allow_remote: explicit opt-in for a non-loopback ``host``.
+
+    Serving the same app again (also after re-running the cell that defines it) stops the
+    previous server first.
+    """
+    if not callable(app):
+        raise TypeError(f"app must be an ASGI app such as FastAPI(), got {app!r}")
+    _check_host(host, allow_remote)
+    if thread_limit is not None and (
+        isinstance(thread_limit, bool) or not isinstance(thread_limit, int)
+    ):
+        raise TypeError(f"thread_limit must be an int or None, got {thread_limit!r}")
+    if thread_limit is not None and not 1 <= thread_limit <= 10_000:
+        raise ValueError(f"thread_limit must be between 1 and 10000, got {thread_limit}")
+    if not isinstance(trace, bool):
+        raise TypeError(f"trace must be True or False, got {trace!r}")
+    if trace:
+        install_tracing()
+    _register_atexit()
+    key = _app_key(app)
+    with _registry_lock:
+        previous = _registry.pop(key, None)
+    if previous is not None:
+        previous.stop()
+    server = Server(app, host=host, thread_limit=thread_limit, trace=trace)
+    server._start()
+    with _registry_lock:
+        _registry[key] = server
+    return server
+
+
+def stop_all() -> None:
+    """Stop every server this kernel started (also runs at interpreter exit)."""
+    with _registry_lock:
+        servers = list(_registry.values())
+    for server in servers:
+        server.stop()
+
+
+_atexit_registered = False
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    with _registry_lock:
+        if not _atexit_registered:
+            atexit.register(stop_all)
+            _atexit_registered = True

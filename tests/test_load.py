@@ -1,0 +1,197 @@
+"""fire(): the structure of real bursts, failures as rows, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from fastapi import FastAPI
+
+from helpers import Server, fire, serve
+from tests.conftest import burst
+
+
+def test_def_endpoint_runs_in_three_waves_on_forty_threads(demo: Server) -> None:
+    run = burst(demo, "/sync_sleep", n=100, params={"seconds": 0.5})
+    s = run.summary()
+    assert s["ok"] == 100
+    assert s["worker_threads"] == 40
+    assert s["waves"] == 3
+    assert s["peak_busy"] == 40
+    assert s["peak_waiting"] >= 55
+    assert s["peak_in_flight"] == 40
+    assert 1.4 < s["makespan_s"] < 3.0
+    assert not run.requests["on_loop"].any()
+    assert (run.requests["wait"] > 0.3).sum() >= 55  # later waves queued for a thread
+
+
+def test_thread_limit_ten_gives_ten_waves() -> None:
+    from helpers import apps
+
+    with serve(apps.demo_app(title="limit-10"), thread_limit=10) as server:
+        run = burst(server, "/sync_sleep", n=100, params={"seconds": 0.5})
+    s = run.summary()
+    assert s["worker_threads"] == 10
+    assert s["waves"] == 10
+    assert s["peak_busy"] == 10
+    assert s["thread_limit"] == 10
+
+
+def test_async_endpoint_overlaps_on_the_event_loop(demo: Server) -> None:
+    run = burst(demo, "/async_sleep", n=100, params={"seconds": 0.5})
+    s = run.summary()
+    assert s["worker_threads"] == 0
+    assert s["waves"] == 1
+    assert s["peak_in_flight"] >= 95
+    assert s["peak_busy"] == 0
+    assert run.requests["on_loop"].all()
+    assert set(run.requests["thread"]) == {"event loop"}
+    assert s["makespan_s"] < 1.5  # not 100 × 0.5 s
+
+
+def test_blocking_sleep_in_async_serializes_and_shows_lag(demo: Server) -> None:
+    run = burst(demo, "/blocking_in_async", n=10, params={"seconds": 0.05})
+    s = run.summary()
+    assert s["peak_in_flight"] == 1
+    assert s["makespan_s"] >= 0.5
+    assert s["max_lag_ms"] >= 40
+    r = run.requests.sort_values("start")
+    assert (r["start"].iloc[1:].to_numpy() >= r["end"].iloc[:-1].to_numpy()).all()
+
+
+def test_every_successful_row_is_ordered_on_one_clock(demo: Server) -> None:
+    run = burst(demo, "/sync_sleep", n=60, params={"seconds": 0.05})
+    ok = run.requests[run.requests["status"].notna()]
+    assert len(ok) == 60
+    assert (ok["sent"] <= ok["arrived"]).all()
+    assert (ok["arrived"] <= ok["start"]).all()
+    assert (ok["start"] <= ok["end"]).all()
+    assert (ok["end"] <= ok["received"]).all()
+    assert run.requests["sent"].min() >= 0
+
+
+def test_concurrency_caps_requests_in_flight(demo: Server) -> None:
+    run = burst(demo, "/async_sleep", n=20, params={"seconds": 0.1}, concurrency=5)
+    s = run.summary()
+    assert s["peak_in_flight"] <= 5
+    assert s["makespan_s"] >= 0.4  # four rounds of 0.1 s
+
+
+def test_params_can_vary_per_request(demo: Server) -> None:
+    run = burst(demo, "/async_sleep", n=4, params=lambda i: {"seconds": 0.01 * i})
+    assert run.requests["body"].tolist() == [f'{{"slept":{0.01 * i}}}' for i in range(4)]
+
+
+def test_json_body_is_sent() -> None:
+    app = FastAPI(title="echo")
+
+    @app.post("/echo")
+    async def echo(payload: dict[str, int]) -> dict[str, int]:
+        return payload
+
+    with serve(app) as server:
+        run = burst(server, "/echo", n=3, method="post", json={"a": 1})
+    assert run.requests["body"].tolist() == ['{"a":1}'] * 3
+
+
+def test_timeouts_become_rows_and_the_burst_returns() -> None:
+    app = FastAPI(title="slow")
+
+    @app.get("/slow")
+    async def slow(i: int) -> dict[str, int]:
+        await asyncio.sleep(5 if i % 2 else 0)
+        return {"i": i}
+
+    with serve(app) as server:
+        started = time.monotonic()
+        run = burst(server, "/slow", n=6, params=lambda i: {"i": i}, timeout=0.5)
+        elapsed = time.monotonic() - started
+    assert elapsed < 3
+    r = run.requests
+    assert r["status"].isna().sum() == 3
+    assert r.loc[r["status"].isna(), "error"].str.contains("timed out").all()
+    assert (r.loc[r["status"].notna(), "error"].isna()).all()
+    assert run.summary()["failed"] == 3
+
+
+def test_server_errors_are_rows_with_their_status() -> None:
+    app = FastAPI(title="fails")
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    with serve(app) as server:
+        run = burst(server, "/boom", n=2)
+    assert run.requests["status"].tolist() == [500, 500]
+
+
+def test_untraced_server_still_gives_client_rows(demo: Server) -> None:
+    from helpers import apps
+
+    with serve(apps.demo_app(title="untraced"), trace=False) as server:
+        run = burst(server, "/async_sleep", n=10, params={"seconds": 0.01})
+    assert not run.traced
+    assert run.requests["status"].tolist() == [200] * 10
+    assert run.requests["start"].isna().all()
+    assert len(run.lag) > 0
+
+
+def test_cancelling_a_burst_leaves_the_server_usable(demo: Server) -> None:
+    async def interrupted() -> None:
+        task = asyncio.ensure_future(
+            fire(demo, "/async_sleep", n=50, params={"seconds": 2}, progress=False)
+        )
+        await asyncio.sleep(0.3)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(interrupted())
+    run = burst(demo, "/async_sleep", n=5, params={"seconds": 0.01})
+    assert run.summary()["ok"] == 5
+
+
+BAD_INPUTS = [
+    ({"n": 0}, ValueError, "n must be ≥ 1, got 0"),
+    ({"n": -3}, ValueError, "n must be ≥ 1"),
+    ({"n": 2.5}, TypeError, "n must be an int"),
+    ({"n": 10**6}, ValueError, "safety bound"),
+    ({"concurrency": 0}, ValueError, "concurrency must be ≥ 1"),
+    ({"concurrency": "4"}, TypeError, "concurrency must be an int"),
+    ({"timeout": 0}, ValueError, "timeout must be > 0"),
+    ({"timeout": -1.0}, ValueError, "timeout must be > 0"),
+    ({"timeout": float("inf")}, ValueError, "finite"),
+    ({"timeout": "5"}, TypeError, "timeout must be a number"),
+    ({"path": "async_sleep"}, ValueError, "path must start with '/'"),
+    ({"path": 5}, TypeError, "path must be a string"),
+    ({"params": [1, 2]}, TypeError, "params must be a mapping"),
+    ({"json": {1, 2}}, TypeError, "json must be JSON-serializable"),
+    ({"method": "FETCH"}, ValueError, "method must be one of"),
+    ({"params": lambda i: 3}, TypeError, r"params\(0\) must return a mapping"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "error", "message"), BAD_INPUTS)
+def test_bad_input_is_refused_before_any_request(
+    demo: Server, kwargs: dict[str, object], error: type, message: str
+) -> None:
+    arguments: dict[str, object] = {"path": "/async_sleep", "n": 2}
+    arguments.update(kwargs)
+    with pytest.raises(error, match=message):
+        burst(demo, **arguments)  # type: ignore[arg-type]
+
+
+def test_stopped_server_is_refused() -> None:
+    from helpers import apps
+
+    server = serve(apps.demo_app(title="stopped"))
+    server.stop()
+    with pytest.raises(ValueError, match="is stopped"):
+        burst(server, "/async_sleep", n=1)
+
+
+def test_non_server_is_refused() -> None:
+    with pytest.raises(TypeError, match="server must be what serve"):
+        asyncio.run(fire("http://127.0.0.1:8000", "/"))  # type: ignore[arg-type]

@@ -120,7 +120,9 @@ async def fire(
         asyncio.Semaphore(concurrency) if concurrency else nullcontext()
     )
     sampler = server.start_sampler()
-    http = httpx.AsyncClient(transport=OneShotTransport(), base_url=server.url, timeout=None)
+    http = httpx.AsyncClient(
+        transport=OneShotTransport(), base_url=server.url, timeout=None, trust_env=False
+    )
     t0 = time.perf_counter()
     try:
 

@@ -6,6 +6,7 @@ changes matplotlib's global state; each call builds its own figure.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +20,28 @@ from matplotlib.patches import Patch
 if TYPE_CHECKING:
     from helpers.run import Run
 
-__all__ = ["compare", "plot_run", "plot_timeline", "summary_frame"]
+__all__ = ["LabFigure", "compare", "plot_run", "plot_timeline", "summary_frame"]
 
 LOOP_COLOR = "#1f77b4"
 QUEUED_COLOR = "#d9d9d9"
 WAITING_COLOR = "#d62728"
 BUSY_COLOR = "#2ca02c"
 FONT = 12
+DPI = 80
 BY_CHOICES = ("request", "thread")
+
+
+class LabFigure(Figure):
+    """A matplotlib ``Figure`` that shows itself as a PNG when it is a cell's result.
+
+    It is not registered with pyplot, so it never appears twice and never piles up in
+    pyplot's figure list across re-runs.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=DPI)
+        return buffer.getvalue()
 
 
 def _thread_colors(threads: Sequence[str]) -> dict[str, Any]:
@@ -137,7 +152,7 @@ def _draw_pool(ax: Axes, run: Run) -> None:
 
 def plot_run(run: Run, title: str | None = None) -> Figure:
     """The three-panel figure: timeline, loop lag, thread pool (shared x axis in ms)."""
-    fig = Figure(figsize=(13, 9), layout="constrained")
+    fig = LabFigure(figsize=(13, 9), layout="constrained")
     axes = fig.subplots(3, 1, sharex=True, height_ratios=[3.2, 1, 1])
     _draw_requests(axes[0], run)
     _style(axes[0], "Requests: queued (grey) and running (coloured by thread)", "request #")
@@ -155,7 +170,7 @@ def plot_timeline(run: Run, by: str = "request", title: str | None = None) -> Fi
     (``by="thread"``), time in ms from the burst start."""
     if by not in BY_CHOICES:
         raise ValueError(f"by must be one of {BY_CHOICES}, got {by!r}")
-    fig = Figure(figsize=(13, 6), layout="constrained")
+    fig = LabFigure(figsize=(13, 6), layout="constrained")
     ax = fig.subplots()
     if by == "request":
         _draw_requests(ax, run)
@@ -179,7 +194,7 @@ def compare(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
     if titles is not None and len(titles) != len(runs):
         raise ValueError(f"titles has {len(titles)} entries for {len(runs)} runs")
     names = list(titles) if titles is not None else [_default_title(r) for r in runs]
-    fig = Figure(figsize=(6.5 * len(runs) + 2, 9), layout="constrained")
+    fig = LabFigure(figsize=(6.5 * len(runs) + 2, 9), layout="constrained")
     axes = fig.subplots(3, len(runs), sharex=True, sharey="row", squeeze=False,
                         height_ratios=[3.2, 1, 1])  # fmt: skip
     for col, (run, name) in enumerate(zip(runs, names)):
@@ -214,4 +229,5 @@ def summary_frame(*runs: Run, titles: Sequence[str] | None = None) -> pd.DataFra
     """Summaries of several runs as one table, a row per run."""
     names = list(titles) if titles is not None else [r.label or f"run {i}" for i, r in
                                                       enumerate(runs)]  # fmt: skip
-    return pd.DataFrame([r.summary() for r in runs], index=names)
+    table: pd.DataFrame = pd.DataFrame([r.summary() for r in runs], index=names)
+    return table

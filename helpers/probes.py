@@ -11,6 +11,7 @@ is per event loop): ``borrowed_tokens`` is how many worker threads are busy,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -49,10 +50,8 @@ class Sampler:
         """Stop sampling and return what was read; must be awaited on the server loop."""
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
         return self.samples
 
     async def _run(self) -> None:

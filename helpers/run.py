@@ -173,12 +173,15 @@ def build_run(
     requests = pd.DataFrame(rows, columns=REQUEST_COLUMNS)
     requests["status"] = requests["status"].astype("Int64")
     spans = pd.DataFrame(span_rows, columns=SPAN_COLUMNS)
-    lag = pd.DataFrame(
-        {"t": [t - t0 for t in samples.t], "lag_ms": [v * 1000 for v in samples.lag]}
-    )
+    # Readings taken before the first request was sent belong to no burst.
+    complete = min(len(samples.t), len(samples.lag), len(samples.busy), len(samples.waiting))
+    keep = [i for i in range(complete) if samples.t[i] >= t0]
+    times = [samples.t[i] - t0 for i in keep]
+    lag = pd.DataFrame({"t": times, "lag_ms": [samples.lag[i] * 1000 for i in keep]})
     pool = pd.DataFrame(
-        {"t": [t - t0 for t in samples.t], "busy": samples.busy, "waiting": samples.waiting}
-    )
+        {"t": times, "busy": [samples.busy[i] for i in keep],
+         "waiting": [samples.waiting[i] for i in keep]}
+    )  # fmt: skip
     return Run(
         requests, spans, lag, pool, thread_limit=thread_limit, traced=servers is not None,
         label=label,

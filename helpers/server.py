@@ -89,9 +89,7 @@ class Server:
     (worker-thread tokens on this server's loop), ``trace`` (per-request spans on/off).
     """
 
-    def __init__(
-        self, app: ASGIApp, *, host: str, thread_limit: int | None, trace: bool
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, host: str, thread_limit: int | None, trace: bool) -> None:
         self.app = app
         self.host = host
         self.trace = trace

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -21,7 +22,7 @@ def count_waves(starts: Sequence[float], durations: Sequence[float]) -> int:
     positive = sorted(d for d in durations if not math.isnan(d))
     gap = 0.5 * _median(positive) if positive else 0.0
     waves = 1
-    for previous, current in zip(clean, clean[1:]):
+    for previous, current in itertools.pairwise(clean):
         if current - previous > gap:
             waves += 1
     return waves

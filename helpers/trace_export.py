@@ -15,6 +15,8 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
 if TYPE_CHECKING:
     from helpers.run import Run
 
@@ -44,41 +46,88 @@ def trace_events(run: Run) -> list[dict[str, Any]]:
     ]
     threads = sorted({t for t in run.requests["thread"].dropna()}, key=_tid)
     for thread in threads:
-        events.append({"ph": "M", "pid": SERVER_PID, "tid": _tid(thread),
-                       "name": "thread_name", "args": {"name": thread}})  # fmt: skip
-    for row in run.requests.itertuples(index=False):
-        rid = int(row.id)
+        events.append(
+            {
+                "ph": "M",
+                "pid": SERVER_PID,
+                "tid": _tid(thread),
+                "name": "thread_name",
+                "args": {"name": thread},
+            }
+        )
+    for row in _records(run.requests):
+        rid = int(row["id"])
         common = {"pid": REQUESTS_PID, "tid": 0, "cat": "request", "id": rid}
-        args = {"status": None if _missing(row.status) else int(row.status), "error": row.error}
-        events.append({**common, "ph": "b", "name": f"request {rid}", "ts": _us(row.sent),
-                       "args": args})  # fmt: skip
-        if not _missing(row.start) and not _missing(row.end):
-            if not _missing(row.wait) and row.wait > 0:
-                events.append({**common, "ph": "b", "name": "queued",
-                               "ts": _us(row.start - row.wait)})  # fmt: skip
-                events.append({**common, "ph": "e", "name": "queued", "ts": _us(row.start)})
-            events.append({**common, "ph": "b", "name": f"running on {row.thread}",
-                           "ts": _us(row.start)})  # fmt: skip
-            events.append({**common, "ph": "e", "name": f"running on {row.thread}",
-                           "ts": _us(row.end)})  # fmt: skip
-            if not row.on_loop:
-                events.append({"ph": "X", "pid": SERVER_PID, "tid": _tid(row.thread),
-                               "name": f"request {rid}", "cat": "handler",
-                               "ts": _us(row.start), "dur": _us(row.end - row.start)})  # fmt: skip
-        events.append({**common, "ph": "e", "name": f"request {rid}", "ts": _us(row.received)})
-    for sample in run.lag.itertuples(index=False):
-        events.append({"ph": "C", "pid": SERVER_PID, "name": "loop lag (ms)",
-                       "ts": _us(sample.t), "args": {"lag_ms": round(sample.lag_ms, 3)}})  # fmt: skip
-    for sample in run.pool.itertuples(index=False):
-        events.append({"ph": "C", "pid": SERVER_PID, "name": "thread pool",
-                       "ts": _us(sample.t),
-                       "args": {"busy": int(sample.busy), "waiting": int(sample.waiting)}})  # fmt: skip
+        args = {
+            "status": None if _missing(row["status"]) else int(row["status"]),
+            "error": row["error"],
+        }
+        events.append(
+            {**common, "ph": "b", "name": f"request {rid}", "ts": _us(row["sent"]), "args": args}
+        )
+        if not _missing(row["start"]) and not _missing(row["end"]):
+            if not _missing(row["wait"]) and row["wait"] > 0:
+                events.append(
+                    {**common, "ph": "b", "name": "queued", "ts": _us(row["start"] - row["wait"])}
+                )
+                events.append({**common, "ph": "e", "name": "queued", "ts": _us(row["start"])})
+            events.append(
+                {
+                    **common,
+                    "ph": "b",
+                    "name": f"running on {row['thread']}",
+                    "ts": _us(row["start"]),
+                }
+            )
+            events.append(
+                {**common, "ph": "e", "name": f"running on {row['thread']}", "ts": _us(row["end"])}
+            )
+            if not row["on_loop"]:
+                events.append(
+                    {
+                        "ph": "X",
+                        "pid": SERVER_PID,
+                        "tid": _tid(row["thread"]),
+                        "name": f"request {rid}",
+                        "cat": "handler",
+                        "ts": _us(row["start"]),
+                        "dur": _us(row["end"] - row["start"]),
+                    }
+                )
+        events.append({**common, "ph": "e", "name": f"request {rid}", "ts": _us(row["received"])})
+    for sample in _records(run.lag):
+        events.append(
+            {
+                "ph": "C",
+                "pid": SERVER_PID,
+                "name": "loop lag (ms)",
+                "ts": _us(sample["t"]),
+                "args": {"lag_ms": round(sample["lag_ms"], 3)},
+            }
+        )
+    for sample in _records(run.pool):
+        events.append(
+            {
+                "ph": "C",
+                "pid": SERVER_PID,
+                "name": "thread pool",
+                "ts": _us(sample["t"]),
+                "args": {"busy": int(sample["busy"]), "waiting": int(sample["waiting"])},
+            }
+        )
     return events
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in row.items()} for row in frame.to_dict("records")]
+
+
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) in (
-        "<NA>", "nan")  # fmt: skip
+    return (
+        value is None
+        or (isinstance(value, float) and math.isnan(value))
+        or str(value) in ("<NA>", "nan")
+    )
 
 
 def write_trace(run: Run, path: str | Path) -> Path:

@@ -1,0 +1,47 @@
+"""Every notebook runs top to bottom — twice in one kernel — in fast mode (LAB_FAST=1)."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("*.ipynb"))
+FAST_LIMIT_S = 15 * 2  # per Run All in fast mode, with slack for a loaded CI machine
+
+
+def test_there_are_notebooks() -> None:
+    assert NOTEBOOKS, "no notebooks found under notebooks/"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_all_twice_in_one_kernel(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+        f"{path.name} is committed with outputs; clear them"
+    )
+    os.environ.setdefault("LAB_FAST", "1")
+    client = NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": path.parent}}
+    )
+    durations = []
+    with client.setup_kernel():
+        for _ in range(2):
+            started = time.monotonic()
+            for index, cell in enumerate(nb.cells):
+                client.execute_cell(cell, index)
+            durations.append(time.monotonic() - started)
+    errors = [
+        output
+        for cell in nb.cells
+        if cell.cell_type == "code" and "raises-exception" not in cell.metadata.get("tags", [])
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+    assert not errors, errors
+    assert max(durations) < FAST_LIMIT_S, f"{path.name} took {durations} s in fast mode"

@@ -24,8 +24,8 @@ lab: setup
 test: setup lint typecheck unit notebooks
 
 lint: setup
-	$(BIN)/ruff check helpers tests benchmarks scripts notebooks
-	$(BIN)/ruff format --check helpers tests benchmarks scripts
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: setup
 	$(BIN)/mypy

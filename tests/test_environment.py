@@ -28,7 +28,8 @@ def normalise(requirement: str) -> tuple[str, str]:
 def pyproject_packages() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
-    return dict(normalise(r) for r in requirements)
+    # Marker-guarded backports (e.g. tomli before 3.11) do not apply to conda's Python 3.11.
+    return dict(normalise(r) for r in requirements if ";" not in r)
 
 
 def conda_packages() -> tuple[dict[str, str], list[str]]:

@@ -1,0 +1,121 @@
+"""Property-based: any invalid argument to fire/serve/plots gives a clear ValueError or
+TypeError naming the argument, never a deep library traceback or a hang."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers import Server, fire, plot_timeline, serve
+from tests.test_run import make_run
+
+FAST = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+anything = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+)
+
+
+def fire_error(server: Server, **kwargs: Any) -> BaseException | None:
+    arguments: dict[str, Any] = {"path": "/health_async", "n": 1, "progress": False}
+    arguments.update(kwargs)
+    try:
+        asyncio.run(asyncio.wait_for(fire(server, **arguments), 10))
+    except (ValueError, TypeError) as exc:
+        return exc
+    return None
+
+
+@FAST
+@given(n=anything)
+def test_any_bad_n_is_named(demo: Server, n: Any) -> None:
+    valid = isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 20_000
+    if valid:
+        n = 1
+    error = fire_error(demo, n=n)
+    assert (error is None) == valid
+    if error is not None:
+        assert "n must be" in str(error)
+
+
+@FAST
+@given(timeout=anything)
+def test_any_bad_timeout_is_named(demo: Server, timeout: Any) -> None:
+    error = fire_error(demo, timeout=timeout)
+    numeric = isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+    valid = numeric and timeout > 0 and timeout < float("inf")
+    assert (error is None) == valid
+    if error is not None:
+        assert "timeout must be" in str(error)
+
+
+@FAST
+@given(concurrency=anything)
+def test_any_bad_concurrency_is_named(demo: Server, concurrency: Any) -> None:
+    error = fire_error(demo, concurrency=concurrency)
+    valid = concurrency is None or (
+        isinstance(concurrency, int) and not isinstance(concurrency, bool) and concurrency >= 1
+    )
+    assert (error is None) == valid
+    if error is not None:
+        assert "concurrency must be" in str(error)
+
+
+@FAST
+@given(path=st.one_of(anything, st.text(max_size=10)))
+def test_any_path_not_starting_with_slash_is_refused(demo: Server, path: Any) -> None:
+    error = fire_error(demo, path=path)
+    if isinstance(path, str) and path.startswith("/"):
+        assert error is None
+    else:
+        assert error is not None and "path must" in str(error)
+
+
+@settings(max_examples=30, deadline=None)
+@given(thread_limit=anything)
+def test_any_bad_thread_limit_is_named(thread_limit: Any) -> None:
+    from fastapi import FastAPI
+
+    valid = isinstance(thread_limit, int) and not isinstance(thread_limit, bool)
+    valid = valid and 1 <= thread_limit <= 10_000
+    if valid or thread_limit is None:
+        return  # starting real servers here would only repeat test_server.py
+    with pytest.raises((ValueError, TypeError), match="thread_limit must"):
+        serve(FastAPI(title="prop"), thread_limit=thread_limit)
+
+
+@settings(max_examples=30, deadline=None)
+@given(host=st.one_of(st.text(max_size=15), st.ip_addresses().map(str)))
+def test_any_non_loopback_host_is_refused(host: str) -> None:
+    import ipaddress
+
+    from fastapi import FastAPI
+
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return
+    with pytest.raises(ValueError, match="host"):
+        serve(FastAPI(title="prop-host"), host=host)
+
+
+@settings(max_examples=30, deadline=None)
+@given(by=anything)
+def test_any_bad_timeline_grouping_is_named(by: Any) -> None:
+    if by in ("request", "thread"):
+        return
+    with pytest.raises(ValueError, match="by must be one of"):
+        plot_timeline(make_run(), by=by)

@@ -1,0 +1,131 @@
+"""Notebook Run-All time at full size: what a learner waits for after "Run All".
+
+Every ``notebooks/*.ipynb`` present when the benchmark runs is executed top to bottom in a
+fresh ``python3`` kernel with ``LAB_FAST`` unset (full-size workloads), working directory
+``notebooks/``. The time counted is the cells' execution, not the kernel start (reported
+separately). Notebooks are read, never written back.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+from benchmarks.report import Result, Section, check
+
+__all__ = ["NOTEBOOKS_DIR", "TARGET_S", "NotebookTiming", "measure", "time_notebook"]
+
+NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+TARGET_S = 40.0
+CELL_TIMEOUT_S = 180
+NOTEBOOK_BUDGET_S = 300.0  # stop a runaway notebook between cells after this long
+
+
+@dataclass
+class NotebookTiming:
+    """Run-All of one notebook: cell time and kernel start in seconds, and what failed."""
+
+    name: str
+    cells_s: float
+    kernel_start_s: float
+    error: str | None = None
+
+
+@contextmanager
+def _full_size() -> Iterator[None]:
+    """Unset ``LAB_FAST`` while kernels start (they inherit this process's environment)."""
+    saved = os.environ.pop("LAB_FAST", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["LAB_FAST"] = saved
+
+
+def _summary(exc: BaseException) -> str:
+    if isinstance(exc, CellExecutionError):
+        ename = getattr(exc, "ename", "") or "error"
+        evalue = getattr(exc, "evalue", "") or ""
+        return f"{ename}: {evalue}".strip()[:200]
+    return f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+
+
+def time_notebook(path: Path, cell_timeout: int = CELL_TIMEOUT_S) -> NotebookTiming:
+    """Run every cell of the notebook at ``path`` in a fresh kernel and time it."""
+    nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    client = NotebookClient(
+        nb,
+        timeout=cell_timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    started = time.perf_counter()
+    cells_started = started
+    error: str | None = None
+    try:
+        with _full_size(), client.setup_kernel():
+            cells_started = time.perf_counter()
+            for index, cell in enumerate(nb.cells):
+                if time.perf_counter() - cells_started > NOTEBOOK_BUDGET_S:
+                    error = f"stopped after {NOTEBOOK_BUDGET_S:.0f} s at cell {index}"
+                    break
+                try:
+                    client.execute_cell(cell, index)
+                except (CellExecutionError, CellTimeoutError) as exc:
+                    error = f"cell {index}: {_summary(exc)}"
+                    break
+            cells_done = time.perf_counter()
+    except (DeadKernelError, RuntimeError, OSError) as exc:
+        cells_done = time.perf_counter()
+        error = error or _summary(exc)
+    return NotebookTiming(path.name, cells_done - cells_started, cells_started - started, error)
+
+
+def measure(notebooks_dir: Path = NOTEBOOKS_DIR) -> Section:
+    """Time every notebook in ``notebooks_dir`` and return the section of the report."""
+    section = Section("Notebook Run-All time", (__doc__ or "").split("\n\n", 1)[1].strip())
+    paths = sorted(notebooks_dir.glob("*.ipynb"))
+    if not paths:
+        section.results.append(
+            Result(
+                "notebook Run-All",
+                "no notebooks",
+                f"≤ {TARGET_S:.0f} s each",
+                "skipped",
+                f"no *.ipynb under {notebooks_dir.name}/ when the benchmark ran",
+            )
+        )
+        return section
+    for path in paths:
+        timing = time_notebook(path)
+        measured = f"{timing.cells_s:.1f} s (kernel start {timing.kernel_start_s:.1f} s)"
+        if timing.error is not None:
+            section.results.append(
+                Result(
+                    f"notebook {timing.name}",
+                    f"failed after {measured}",
+                    f"≤ {TARGET_S:.0f} s",
+                    "failed",
+                    f"failed: {timing.error}",
+                )
+            )
+            continue
+        status = check(timing.cells_s, at_most=TARGET_S)
+        section.results.append(
+            Result(
+                f"notebook {timing.name}",
+                measured,
+                f"≤ {TARGET_S:.0f} s",
+                status,
+                "" if status == "pass" else "Run All at full size is slower than the target",
+            )
+        )
+    return section

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 
-.PHONY: lab test setup lint typecheck unit notebooks bench nav clean
+.PHONY: lab test setup lint typecheck unit notebooks browser-deps test-browser bench nav clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 setup: $(STAMP)
 
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 test: setup lint typecheck unit notebooks
 
@@ -32,12 +32,22 @@ typecheck: setup
 
 # pytest exits 5 when it collects nothing: that is a failure here, never a silent pass.
 unit: setup
-	$(BIN)/python -m pytest -m "not notebook" ; status=$$?; \
+	$(BIN)/python -m pytest -m "not notebook and not browser" ; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 notebooks: setup
 	LAB_FAST=1 $(BIN)/python -m pytest -m notebook ; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no notebook tests collected" >&2; exit 1; fi; exit $$status
+
+# Debian's chromium (browser downloads by test tools do not work here); needs root or sudo.
+browser-deps:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+test-browser: setup browser-deps
+	LAB_FAST=1 $(BIN)/python -m pytest -m browser tests/browser ; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "no browser tests collected" >&2; exit 1; fi; exit $$status
 
 nav: setup
 	$(BIN)/python scripts/make_nav.py

@@ -16,6 +16,7 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 if TYPE_CHECKING:
     from helpers.run import Run
@@ -91,6 +92,7 @@ def _draw_requests(ax: Axes, run: Run) -> None:
     if failed.any():
         ax.scatter(received[failed], y[failed], marker="x", color="black", zorder=4)
     ax.set_ylim(len(r) - 0.5, -0.5)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     handles = [Patch(color=QUEUED_COLOR, label="queued for a worker thread")]
     shown = [t for t in colors if t in set(r["thread"].dropna())]
     for name in shown[:8]:

@@ -93,7 +93,7 @@ def _draw_requests(ax: Axes, run: Run) -> None:
         ax.scatter(received[failed], y[failed], marker="x", color="black", zorder=4)
     ax.set_ylim(len(r) - 0.5, -0.5)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    handles = [Patch(color=QUEUED_COLOR, label="queued for a worker thread")]
+    handles = [Patch(color=QUEUED_COLOR, label="waiting for a worker thread")]
     shown = [t for t in colors if t in set(r["thread"].dropna())]
     for name in shown[:8]:
         handles.append(Patch(color=colors[name], label=f"running on {name}"))
@@ -157,7 +157,9 @@ def plot_run(run: Run, title: str | None = None) -> Figure:
     fig = LabFigure(figsize=(13, 9), layout="constrained")
     axes = fig.subplots(3, 1, sharex=True, height_ratios=[3.2, 1, 1])
     _draw_requests(axes[0], run)
-    _style(axes[0], "Requests: queued (grey) and running (coloured by thread)", "request #")
+    _style(
+        axes[0], "Requests: waiting for a thread (grey), running (coloured by thread)", "request #"
+    )
     _draw_lag(axes[1], run)
     _style(axes[1], "Event-loop lag (how late the loop answers a 5 ms timer)", "lag (ms)")
     _draw_pool(axes[2], run)

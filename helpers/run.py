@@ -48,7 +48,9 @@ class Run:
     - ``requests``: one row per request — ``sent``/``received`` (client), ``arrived``
       (reached the app), ``start``/``end`` (the endpoint function ran), ``responded``
       (response sent), ``done`` (app call returned, after background tasks), ``wait``
-      (queued for a worker thread), ``thread`` (``event loop`` or ``worker N``),
+      (from dependencies solved to the handler starting on a worker thread: queued for a
+      thread-limiter token, plus the hand-off to the thread, which waits for the GIL too),
+      ``thread`` (``event loop`` or ``worker N``),
       ``on_loop``, ``status`` (HTTP status, missing on failure), ``error``, ``body``.
     - ``spans``: every FastAPI span of the burst (dependencies, endpoint, serialization,
       background tasks) with its thread.
@@ -249,6 +251,7 @@ def _request_row(
         row["wait"] = 0.0
     elif dependencies is not None and dependencies.end is not None:
         # From "dependencies solved, endpoint handed to the thread pool" to "a worker
-        # thread started it": the time spent queued on the CapacityLimiter.
+        # thread started it": queued on the CapacityLimiter, plus the hand-off to the
+        # thread (which needs the GIL, so CPU-bound neighbours stretch it too).
         row["wait"] = max(0.0, endpoint.start - dependencies.end)
     return row

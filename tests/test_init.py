@@ -1,16 +1,13 @@
-import types
+import subprocess
+import sys
 
 import helpers
 
 
-def test_all_lists_exactly_the_public_names() -> None:
-    public = {
-        name
-        for name, value in vars(helpers).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
-    }
-    assert set(helpers.__all__) - {"apps"} == public
-    assert all(hasattr(helpers, name) for name in helpers.__all__)
+def test_all_names_the_public_api_and_each_resolves() -> None:
+    assert sorted(helpers.__all__) == sorted(helpers._HOMES)
+    for name in helpers.__all__:
+        assert getattr(helpers, name) is not None
 
 
 def test_every_public_name_has_a_docstring() -> None:
@@ -18,13 +15,28 @@ def test_every_public_name_has_a_docstring() -> None:
         assert getattr(helpers, name).__doc__, f"{name} has no docstring"
 
 
-def test_import_has_no_side_effects_on_matplotlib_or_tracing() -> None:
-    import subprocess
-    import sys
+def test_unknown_names_raise_attribute_error() -> None:
+    import pytest
 
-    code = (
-        "import matplotlib, helpers; from opentelemetry import trace;"
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = helpers.nope
+
+
+def run_python(code: str) -> str:
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def test_import_has_no_side_effects_on_matplotlib_or_tracing() -> None:
+    out = run_python(
+        "import matplotlib, helpers; from opentelemetry import trace; helpers.fire;"
         "print(type(trace.get_tracer_provider()).__name__, matplotlib.rcParams['figure.dpi'])"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["ProxyTracerProvider", "100.0"]
+    assert out.split() == ["ProxyTracerProvider", "100.0"]
+
+
+def test_importing_apps_alone_stays_light() -> None:
+    out = run_python(
+        "import sys, helpers.apps; print('pandas' in sys.modules, 'uvicorn' in sys.modules)"
+    )
+    assert out.split() == ["False", "False"]

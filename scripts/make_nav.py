@@ -34,6 +34,18 @@ LESSONS = [
            "One blocking call in async def freezes every request; catch it and fix it.", 20),
     Lesson("04_cpu_bound", "CPU-bound work",
            "The GIL, threads that do not speed up CPU work, and processes that do.", 20),
+    Lesson("05_calling_services", "Calling other services",
+           "requests vs httpx, shared clients, and the pools hidden inside HTTP clients.", 20),
+    Lesson("06_databases", "Databases",
+           "Sync and async drivers, sessions, and a connection pool that runs dry.", 20),
+    Lesson("07_dependencies_and_background", "Dependencies and background tasks",
+           "The hidden thread users: sync dependencies, serialization, background tasks.", 20),
+    Lesson("08_task_patterns", "Task patterns",
+           "gather, errors, cancellation, timeouts, and bounding fan-out.", 20),
+    Lesson("09_scaling_out", "Scaling out",
+           "Worker processes, their own pools, and capacity planning with Little's law.", 20),
+    Lesson("10_capstone", "Capstone: the mystery service",
+           "Find and fix the hidden problems of a service, and prove each fix.", 30),
 ]  # fmt: skip
 
 

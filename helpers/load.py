@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json as jsonlib
 import math
 import secrets
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from helpers.probes import Samples
 from helpers.run import ClientRecord, Run, build_run
 from helpers.server import Server
 from helpers.tracing import COLLECTOR, RequestRecord
@@ -33,9 +35,14 @@ def _validate(
     server: Any, path: Any, n: Any, params: Any, json: Any, method: Any,
     concurrency: Any, timeout: Any,
 ) -> str:  # fmt: skip
-    if not isinstance(server, Server):
-        raise TypeError(f"server must be what serve(app) returned, got {server!r}")
-    if not server.running:
+    if isinstance(server, str):
+        _check_loopback_url(server)
+    elif not isinstance(server, Server):
+        raise TypeError(
+            f"server must be what serve(app) returned, or a loopback URL such as "
+            f"'http://127.0.0.1:8000'; got {server!r}"
+        )
+    elif not server.running:
         raise ValueError(f"server {server.url} is stopped; start a new one with serve(app)")
     if not isinstance(path, str):
         raise TypeError(f"path must be a string such as '/items', got {path!r}")
@@ -69,6 +76,26 @@ def _validate(
     return method.upper()
 
 
+def _check_loopback_url(url: str) -> None:
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ValueError(f"server URL {url!r} is not a valid URL ({exc})") from None
+    if parsed.scheme != "http" or not parsed.host:
+        raise ValueError(f"server URL must look like 'http://127.0.0.1:PORT', got {url!r}")
+    try:
+        loopback = ipaddress.ip_address(parsed.host).is_loopback
+    except ValueError:
+        loopback = parsed.host == "localhost"
+    if not loopback:
+        raise ValueError(
+            f"server URL {url!r} is not on this machine; the lab only sends bursts to "
+            "loopback addresses (127.0.0.0/8, ::1, localhost)"
+        )
+    if parsed.path not in ("", "/") or parsed.query:
+        raise ValueError(f"server URL must have no path or query (put those in path=), got {url!r}")
+
+
 def _params_for(params: Params, index: int) -> Mapping[str, Any] | None:
     if params is None or isinstance(params, Mapping):
         return params
@@ -79,7 +106,7 @@ def _params_for(params: Params, index: int) -> Mapping[str, Any] | None:
 
 
 async def fire(
-    server: Server,
+    server: Server | str,
     path: str,
     n: int = 100,
     params: Params = None,
@@ -94,7 +121,9 @@ async def fire(
     """Send ``n`` concurrent requests to ``server`` and return what happened as a ``Run``.
 
     Args:
-        server: a running server from ``serve(app)``.
+        server: a running server from ``serve(app)`` — or the loopback URL of a server the
+            lab did not start (e.g. ``uvicorn --workers 2`` in a subprocess), which gives
+            client-side rows only: no spans, no lag or pool readings.
         path: URL path starting with ``/``.
         n: number of requests (1 … 20000).
         params: query parameters — a mapping, or a function ``index -> mapping`` to vary
@@ -116,11 +145,14 @@ async def fire(
     for i in range(min(n, 1) if callable(params) else 0):
         _params_for(params, i)  # fail fast on a bad params function, before any request
     trace_ids = [secrets.randbits(128) or 1 for _ in range(n)]
-    records: list[RequestRecord] | None = COLLECTOR.expect(trace_ids) if server.trace else None
+    target = server if isinstance(server, Server) else None
+    base_url = target.url if target is not None else str(server).rstrip("/")
+    traced = target is not None and target.trace
+    records: list[RequestRecord] | None = COLLECTOR.expect(trace_ids) if traced else None
     clients: list[ClientRecord | None] = [None] * n
     # Build what every request shares once: httpx's client-side URL merging and JSON
     # encoding cost ~0.15 ms per request, which at n=1000 would be the client's bottleneck.
-    fixed_url = httpx.URL(server.url + path, params=params) if not callable(params) else None
+    fixed_url = httpx.URL(base_url + path, params=params) if not callable(params) else None
     base_headers = {"content-type": "application/json"} if json is not None else {}
     body = (
         jsonlib.dumps(json, ensure_ascii=False, separators=(",", ":")).encode()
@@ -129,14 +161,14 @@ async def fire(
     )
 
     def url_for(index: int) -> httpx.URL:
-        return fixed_url or httpx.URL(server.url + path, params=_params_for(params, index))
+        return fixed_url or httpx.URL(base_url + path, params=_params_for(params, index))
 
     limit: AbstractAsyncContextManager[Any] = (
         asyncio.Semaphore(concurrency) if concurrency else nullcontext()
     )
-    sampler = server.start_sampler()
+    sampler = target.start_sampler() if target is not None else None
     http = httpx.AsyncClient(
-        transport=OneShotTransport(), base_url=server.url, timeout=None, trust_env=False
+        transport=OneShotTransport(), base_url=base_url, timeout=None, trust_env=False
     )
     t0 = time.perf_counter()
     try:
@@ -169,7 +201,7 @@ async def fire(
             await _settle(records, clients, timeout)
     finally:
         await http.aclose()
-        samples = server.stop_sampler(sampler)
+        samples = target.stop_sampler(sampler) if target is not None and sampler else Samples()
         COLLECTOR.release(trace_ids)
     done = [c for c in clients if c is not None]
     return build_run(
@@ -177,8 +209,8 @@ async def fire(
         records,
         samples,
         t0=t0,
-        loop_thread_id=server.loop_thread_id,
-        thread_limit=server.thread_limit,
+        loop_thread_id=target.loop_thread_id if target is not None else None,
+        thread_limit=target.thread_limit if target is not None else None,
         label=label,
     )
 

@@ -145,9 +145,13 @@ def _draw_pool(ax: Axes, run: Run) -> None:
     ax.step(p["t"] * 1000, p["busy"], where="post", color=BUSY_COLOR, label="busy threads")
     ax.step(p["t"] * 1000, p["waiting"], where="post", color=WAITING_COLOR,
             label="waiting for a thread")  # fmt: skip
-    ax.axhline(run.thread_limit, color="gray", linestyle=":", linewidth=1,
-               label=f"thread limit ({run.thread_limit})")  # fmt: skip
-    top = max(run.thread_limit, int(p["waiting"].max()) if len(p) else 0)
+    if run.thread_limit is not None:
+        ax.axhline(run.thread_limit, color="gray", linestyle=":", linewidth=1,
+                   label=f"thread limit ({run.thread_limit})")  # fmt: skip
+    else:
+        ax.text(0.5, 0.5, "not measured: the lab did not start this server",
+                transform=ax.transAxes, ha="center", fontsize=FONT - 1)  # fmt: skip
+    top = max(run.thread_limit or 1, int(p["waiting"].max()) if len(p) else 0)
     ax.set_ylim(0, top * 1.15 + 1)
     ax.legend(fontsize=FONT - 3, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 

@@ -65,7 +65,7 @@ class Run:
         lag: pd.DataFrame,
         pool: pd.DataFrame,
         *,
-        thread_limit: int,
+        thread_limit: int | None,
         traced: bool,
         label: str = "",
     ) -> None:
@@ -92,7 +92,8 @@ class Run:
         ``worker_threads`` (distinct worker threads that ran handlers, 0 for pure async),
         ``peak_busy``/``peak_waiting`` (thread-pool gauge), ``peak_in_flight`` (most
         handlers running at once), ``max_lag_ms``, ``waves`` (clusters of handler starts),
-        ``thread_limit``, ``client_overhead_p50_ms`` (median time a request spent outside
+        ``thread_limit`` (``None`` for a server the lab did not start),
+        ``client_overhead_p50_ms`` (median time a request spent outside
         the app: client, TCP and uvicorn).
         """
         r = self.requests
@@ -145,7 +146,7 @@ def build_run(
     *,
     t0: float,
     loop_thread_id: int | None,
-    thread_limit: int,
+    thread_limit: int | None,
     label: str = "",
 ) -> Run:
     """Join client and server records (by position: both follow the request order)."""

@@ -194,4 +194,28 @@ def test_stopped_server_is_refused() -> None:
 
 def test_non_server_is_refused() -> None:
     with pytest.raises(TypeError, match="server must be what serve"):
-        asyncio.run(fire("http://127.0.0.1:8000", "/"))  # type: ignore[arg-type]
+        asyncio.run(fire(8000, "/"))  # type: ignore[arg-type]
+
+
+def test_a_loopback_url_gives_client_rows_only(demo: Server) -> None:
+    run = burst(demo.url, "/async_sleep", n=5, params={"seconds": 0.05})  # type: ignore[arg-type]
+    assert run.requests["status"].tolist() == [200] * 5
+    assert not run.traced and run.thread_limit is None
+    assert run.requests["start"].isna().all() and len(run.pool) == 0
+    assert run.summary()["makespan_s"] >= 0.05
+    run.plot()  # draws without pool/lag data
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://10.0.0.1:8000", "not on this machine"),
+        ("http://example.com", "not on this machine"),
+        ("https://127.0.0.1:8000", "must look like"),
+        ("http://127.0.0.1:8000/api", "no path or query"),
+        ("not a url", "must look like"),
+    ],
+)
+def test_non_loopback_or_malformed_urls_are_refused(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        burst(url, "/x", n=1)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 
-.PHONY: lab test setup lint typecheck unit notebooks browser-deps test-browser bench nav clean
+.PHONY: lab test setup lint typecheck unit notebooks browser-deps test-browser test-matrix bench nav clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test-browser: setup browser-deps
 	LAB_FAST=1 $(BIN)/python -m pytest -m browser tests/browser ; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "no browser tests collected" >&2; exit 1; fi; exit $$status
 
+# Unit tests and one notebook on each supported Python (pyenv provides them here).
+test-matrix:
+	bash scripts/test_matrix.sh
+
 nav: setup
 	$(BIN)/python scripts/make_nav.py
 
@@ -56,4 +60,4 @@ bench: setup
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-matrix build .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 
-.PHONY: lab test setup lint typecheck unit notebooks browser-deps test-browser test-matrix bench nav clean
+.PHONY: lab test setup lint typecheck unit notebooks browser-deps test-browser test-matrix bench figures handout nav clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,14 @@ test-browser: setup browser-deps
 # Unit tests and one notebook on each supported Python (pyenv provides them here).
 test-matrix:
 	bash scripts/test_matrix.sh
+
+# Figures for the README (docs/img/) and an offline HTML handout (build/handout/), both
+# from live runs at full size.
+figures: setup
+	$(BIN)/python scripts/make_figures.py
+
+handout: setup
+	$(BIN)/python scripts/make_handout.py
 
 nav: setup
 	$(BIN)/python scripts/make_nav.py

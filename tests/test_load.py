@@ -13,7 +13,9 @@ from tests.conftest import burst
 
 
 def test_def_endpoint_runs_in_three_waves_on_forty_threads(demo: Server) -> None:
-    run = burst(demo, "/sync_sleep", n=100, params={"seconds": 0.5})
+    # 1 s handlers: a wave boundary is a 0.5 s gap in start times, so even a slow intake of
+    # the 100 connections on a loaded machine cannot blur the three waves together.
+    run = burst(demo, "/sync_sleep", n=100, params={"seconds": 1.0})
     s = run.summary()
     assert s["ok"] == 100
     assert s["worker_threads"] == 40
@@ -21,9 +23,9 @@ def test_def_endpoint_runs_in_three_waves_on_forty_threads(demo: Server) -> None
     assert s["peak_busy"] == 40
     assert s["peak_waiting"] >= 55
     assert s["peak_in_flight"] == 40
-    assert 1.4 < s["makespan_s"] < 3.0
+    assert 2.9 < s["makespan_s"] < 6.0
     assert not run.requests["on_loop"].any()
-    assert (run.requests["wait"] > 0.3).sum() >= 55  # later waves queued for a thread
+    assert (run.requests["wait"] > 0.6).sum() >= 55  # later waves queued for a thread
 
 
 def test_thread_limit_ten_gives_ten_waves() -> None:

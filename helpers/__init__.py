@@ -17,6 +17,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from helpers import apps
     from helpers.blocking import capture_slow_callbacks, loop_stalls, make_slow_database
+    from helpers.capacity import (
+        per_request_cost,
+        plot_latencies,
+        plot_wait_vs_run,
+        thread_rounds,
+        throughput,
+        wave_sizes,
+    )
     from helpers.config import fast_mode, sized
     from helpers.cpu import (
         count_primes_timed,
@@ -26,6 +34,7 @@ if TYPE_CHECKING:
         warm_process_pool,
         work_frame,
     )
+    from helpers.interleave import StepLog, loop_switches, plot_steps
     from helpers.load import fire
     from helpers.plots import LabFigure, compare, plot_timeline, summary_frame
     from helpers.run import Run
@@ -35,6 +44,7 @@ _HOMES = {
     "LabFigure": "helpers.plots",
     "Run": "helpers.run",
     "Server": "helpers.server",
+    "StepLog": "helpers.interleave",
     "apps": "helpers.apps",
     "capture_slow_callbacks": "helpers.blocking",
     "compare": "helpers.plots",
@@ -43,15 +53,23 @@ _HOMES = {
     "fast_mode": "helpers.config",
     "fire": "helpers.load",
     "loop_stalls": "helpers.blocking",
+    "loop_switches": "helpers.interleave",
     "make_slow_database": "helpers.blocking",
+    "per_request_cost": "helpers.capacity",
     "plot_cpu_table": "helpers.cpu",
+    "plot_latencies": "helpers.capacity",
+    "plot_steps": "helpers.interleave",
     "plot_timeline": "helpers.plots",
+    "plot_wait_vs_run": "helpers.capacity",
     "serve": "helpers.server",
     "sized": "helpers.config",
     "stop_all": "helpers.server",
     "summary_frame": "helpers.plots",
+    "thread_rounds": "helpers.capacity",
+    "throughput": "helpers.capacity",
     "usable_cores": "helpers.cpu",
     "warm_process_pool": "helpers.cpu",
+    "wave_sizes": "helpers.capacity",
     "work_frame": "helpers.cpu",
 }
 
@@ -59,6 +77,7 @@ __all__ = [
     "LabFigure",
     "Run",
     "Server",
+    "StepLog",
     "apps",
     "capture_slow_callbacks",
     "compare",
@@ -67,15 +86,23 @@ __all__ = [
     "fast_mode",
     "fire",
     "loop_stalls",
+    "loop_switches",
     "make_slow_database",
+    "per_request_cost",
     "plot_cpu_table",
+    "plot_latencies",
+    "plot_steps",
     "plot_timeline",
+    "plot_wait_vs_run",
     "serve",
     "sized",
     "stop_all",
     "summary_frame",
+    "thread_rounds",
+    "throughput",
     "usable_cores",
     "warm_process_pool",
+    "wave_sizes",
     "work_frame",
 ]
 

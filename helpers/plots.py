@@ -93,7 +93,9 @@ def _draw_requests(ax: Axes, run: Run) -> None:
         ax.scatter(received[failed], y[failed], marker="x", color="black", zorder=4)
     ax.set_ylim(len(r) - 0.5, -0.5)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    handles = [Patch(color=QUEUED_COLOR, label="waiting for a worker thread")]
+    handles = (
+        [Patch(color=QUEUED_COLOR, label="waiting for a worker thread")] if waited.any() else []
+    )
     shown = [t for t in colors if t in set(r["thread"].dropna())]
     for name in shown[:8]:
         handles.append(Patch(color=colors[name], label=f"running on {name}"))

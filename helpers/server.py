@@ -229,6 +229,9 @@ class Server:
         """Start the lag probe and pool gauge on the server loop."""
 
         async def start() -> Sampler:
+            # Read the limit here, after startup: the app's lifespan may have changed it.
+            limiter = anyio.to_thread.current_default_thread_limiter()
+            self.thread_limit = int(limiter.total_tokens)
             sampler = Sampler()
             sampler.start()
             return sampler

@@ -46,6 +46,8 @@ LESSONS = [
            "Worker processes, their own pools, and capacity planning with Little's law.", 20),
     Lesson("10_capstone", "Capstone: the mystery service",
            "Find and fix the hidden problems of a service, and prove each fix.", 30),
+    Lesson("11_claims_check", "Claims check",
+           "Popular claims about FastAPI concurrency, each measured and given a verdict.", 15),
 ]  # fmt: skip
 
 

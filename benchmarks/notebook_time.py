@@ -19,6 +19,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+from benchmarks.agenda import write_agenda
 from benchmarks.report import Result, Section, check
 
 __all__ = ["NOTEBOOKS_DIR", "TARGET_S", "NotebookTiming", "measure", "time_notebook"]
@@ -89,8 +90,11 @@ def time_notebook(path: Path, cell_timeout: int = CELL_TIMEOUT_S) -> NotebookTim
     return NotebookTiming(path.name, cells_done - cells_started, cells_started - started, error)
 
 
-def measure(notebooks_dir: Path = NOTEBOOKS_DIR) -> Section:
-    """Time every notebook in ``notebooks_dir`` and return the section of the report."""
+def measure(notebooks_dir: Path = NOTEBOOKS_DIR, agenda: Path | None = None) -> Section:
+    """Time every notebook in ``notebooks_dir`` and return the section of the report.
+
+    With ``agenda`` (``docs/workshop.md``), its agenda block is rewritten from the timings.
+    """
     section = Section("Notebook Run-All time", (__doc__ or "").split("\n\n", 1)[1].strip())
     paths = sorted(notebooks_dir.glob("*.ipynb"))
     if not paths:
@@ -104,8 +108,10 @@ def measure(notebooks_dir: Path = NOTEBOOKS_DIR) -> Section:
             )
         )
         return section
+    measured_s: dict[str, float | None] = {}
     for path in paths:
         timing = time_notebook(path)
+        measured_s[path.stem] = timing.cells_s if timing.error is None else None
         measured = f"{timing.cells_s:.1f} s (kernel start {timing.kernel_start_s:.1f} s)"
         if timing.error is not None:
             section.results.append(
@@ -128,4 +134,6 @@ def measure(notebooks_dir: Path = NOTEBOOKS_DIR) -> Section:
                 "" if status == "pass" else "Run All at full size is slower than the target",
             )
         )
+    if agenda is not None:
+        write_agenda(measured_s, time.strftime("%Y-%m-%d", time.gmtime()), agenda)
     return section

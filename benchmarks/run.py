@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from benchmarks import fidelity, lag_probe, notebook_time, tracing_cost
+from benchmarks.agenda import WORKSHOP
 from benchmarks.report import Result, Section, load_average, machine_info, render, write
 from helpers import stop_all
 
@@ -50,7 +51,7 @@ def _notebooks(quick: bool) -> Section:
             Result("notebook Run-All", "not measured", "≤ 40 s each", "skipped", "--quick")
         )
         return section
-    return notebook_time.measure()
+    return notebook_time.measure(agenda=WORKSHOP)
 
 
 BENCHMARKS: dict[str, Callable[[bool], Section]] = {

@@ -135,3 +135,17 @@ def test_main_writes_the_page(tmp_path: Path) -> None:
     text = out.read_text(encoding="utf-8")
     assert "lag probe: max_lag_ms − 200 ms" in text
     assert "Partial run" in text
+
+
+def test_agenda_block_is_rewritten_from_timings(tmp_path: Path) -> None:
+    from benchmarks.agenda import END, START, write_agenda
+
+    guide = tmp_path / "workshop.md"
+    guide.write_text(f"intro\n{START}\nold\n{END}\noutro\n")
+    assert write_agenda({"00_welcome": 12.3, "01_event_loop": None}, "2026-01-01", guide)
+    text = guide.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
+    assert "| `00_welcome` · Welcome to the lab bench | 10 min | 12 s | +0 min |" in text
+    assert "| failed |" in text
+    missing = tmp_path / "none.md"
+    assert not write_agenda({}, "x", missing)

@@ -105,7 +105,10 @@ class Server:
         self.url = f"http://{url_host}:{self.port}"
         config = uvicorn.Config(
             _RecordingApp(app, trace=trace),
+            # No logging config of uvicorn's own (the kernel's logging stays as it is), no
+            # access log, and uvicorn's startup chatter only at WARNING and above.
             log_config=None,
+            log_level="warning",
             access_log=False,
             lifespan="auto",
             loop="asyncio",

@@ -170,3 +170,29 @@ def test_server_repr_says_where_and_how() -> None:
         assert "running" in repr(server) and str(server.port) in repr(server)
     assert "stopped" in repr(server)
     assert isinstance(server, Server)
+
+
+def test_serving_is_quiet_and_leaves_logging_alone(capfd: pytest.CaptureFixture[str]) -> None:
+    import io
+    import logging
+
+    # A learner who turned on INFO logging in the kernel must not get server chatter.
+    root = logging.getLogger()
+    seen = io.StringIO()
+    handler = logging.StreamHandler(seen)
+    saved_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        before = (root.level, list(root.handlers))
+        with serve(tiny_app("quiet")) as server:
+            burst(server, "/ping", n=20)
+        after = (root.level, list(root.handlers))
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(saved_level)
+    out, err = capfd.readouterr()
+    assert out == "" and err == "", (out, err)
+    assert before == after
+    assert "GET /ping" not in seen.getvalue()
+    assert "uvicorn" not in seen.getvalue().lower() and "Started server" not in seen.getvalue()

@@ -56,6 +56,9 @@ class Run:
       background tasks) with its thread.
     - ``lag``: loop-lag probe readings, ``t`` (s) and ``lag_ms``.
     - ``pool``: thread-pool gauge readings, ``t`` (s), ``busy`` and ``waiting``.
+
+    ``t0`` is the burst start as a ``time.perf_counter()`` reading, so events a handler
+    stamps with ``perf_counter()`` land on the run's clock as ``stamp - run.t0``.
     """
 
     def __init__(
@@ -68,7 +71,9 @@ class Run:
         thread_limit: int | None,
         traced: bool,
         label: str = "",
+        t0: float = 0.0,
     ) -> None:
+        self.t0 = t0
         self.requests = requests
         self.spans = spans
         self.lag = lag
@@ -192,7 +197,7 @@ def build_run(
     )  # fmt: skip
     return Run(
         requests, spans, lag, pool, thread_limit=thread_limit, traced=servers is not None,
-        label=label,
+        label=label, t0=t0,
     )  # fmt: skip
 
 

@@ -87,3 +87,7 @@ def test_untraced_run_has_client_columns_only() -> None:
     assert math.isnan(run.requests.loc[0, "start"])
     assert run.summary()["worker_threads"] == 0
     assert "n=1" in repr(run)
+
+
+def test_run_keeps_its_burst_start_on_the_perf_counter_clock() -> None:
+    assert make_run().t0 == 10.0

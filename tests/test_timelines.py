@@ -1,0 +1,56 @@
+"""plot_spans and plot_request build figures from real bursts."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from fastapi import FastAPI, Request
+
+from helpers import Server, serve
+from helpers.events import EventLog
+from helpers.plots import LabFigure
+from helpers.timelines import plot_request, plot_spans
+from tests.conftest import burst
+
+LOG = EventLog()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    app = FastAPI(title="tests: timelines")
+
+    @app.get("/work")
+    async def work(request: Request) -> dict[str, bool]:
+        with LOG.span(request, "step"):
+            await asyncio.sleep(0.01)
+        LOG.record(request, "step", "done")
+        return {"ok": True}
+
+    running = serve(app)
+    yield running
+    running.stop()
+
+
+def test_plot_spans(server: Server) -> None:
+    run = burst(server, "/work", n=3)
+    fig = plot_spans(run, run, titles=["a", "b"])
+    assert isinstance(fig, LabFigure) and len(fig.axes) == 4
+    assert fig._repr_png_()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="titles"):
+        plot_spans(run, titles=["a", "b"])
+    with pytest.raises(ValueError, match="at least one"):
+        plot_spans()
+
+
+def test_plot_request(server: Server) -> None:
+    LOG.clear()
+    run = burst(server, "/work", n=2)
+    events = LOG.frame(run)
+    fig = plot_request((run, events), (run, events), titles=["x", "y"], spans=["endpoint"])
+    assert isinstance(fig, LabFigure) and len(fig.axes) == 2
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["FastAPI: endpoint", "step"]
+    with pytest.raises(ValueError, match="at least one"):
+        plot_request()

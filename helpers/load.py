@@ -201,7 +201,11 @@ async def fire(
             await _settle(records, clients, timeout)
     finally:
         await http.aclose()
-        samples = target.stop_sampler(sampler) if target is not None and sampler else Samples()
+        samples = (
+            await target.stop_sampler(sampler)
+            if target is not None and sampler is not None
+            else Samples()
+        )
         COLLECTOR.release(trace_ids)
     done = [c for c in clients if c is not None]
     return build_run(

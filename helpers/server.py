@@ -228,8 +228,27 @@ class Server:
                 f"the server loop did not answer within {timeout} s (is it blocked?)"
             ) from None
 
-    def start_sampler(self) -> Sampler:
-        """Start the lag probe and pool gauge on the server loop."""
+    async def run_on_loop(self, coro: Any, timeout: float = 5.0) -> Any:
+        """Like ``call_soon``, but awaited: the caller's event loop keeps running meanwhile."""
+        if self._loop is None or not self.running:
+            raise ValueError(f"server {self.url} is stopped; start a new one with serve(app)")
+        future = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+        except asyncio.TimeoutError:
+            future.cancel()
+            raise TimeoutError(
+                f"the server loop did not answer within {timeout} s (is it blocked?)"
+            ) from None
+
+    def start_sampler(self) -> concurrent.futures.Future[Sampler]:
+        """Ask the server loop to start the lag probe and pool gauge; returns at once.
+
+        The probe starts as soon as the server loop gets to it, so a burst never waits for
+        a server whose loop is busy (or blocked by a handler).
+        """
+        if self._loop is None or not self.running:
+            raise ValueError(f"server {self.url} is stopped; start a new one with serve(app)")
 
         async def start() -> Sampler:
             # Read the limit here, after startup: the app's lifespan may have changed it.
@@ -239,13 +258,18 @@ class Server:
             sampler.start()
             return sampler
 
-        result: Sampler = self.call_soon(start())
-        return result
+        return asyncio.run_coroutine_threadsafe(start(), self._loop)
 
-    def stop_sampler(self, sampler: Sampler) -> Samples:
-        """Stop a sampler; if the loop cannot answer, return what it read so far."""
+    async def stop_sampler(self, started: concurrent.futures.Future[Sampler]) -> Samples:
+        """Stop a sampler (waiting ≤ 1 s for the loop); return what it read so far."""
         try:
-            result: Samples = self.call_soon(sampler.stop(), timeout=1.0)
+            sampler = await asyncio.wait_for(asyncio.wrap_future(started), 1.0)
+        except (asyncio.TimeoutError, asyncio.CancelledError, RuntimeError):
+            # not started in time, cancelled, or the loop closed under it: nothing was read
+            started.cancel()
+            return Samples()
+        try:
+            result: Samples = await self.run_on_loop(sampler.stop(), timeout=1.0)
             return result
         except (TimeoutError, ValueError):
             return sampler.samples

@@ -221,3 +221,40 @@ def test_a_loopback_url_gives_client_rows_only(demo: Server) -> None:
 def test_non_loopback_or_malformed_urls_are_refused(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         burst(url, "/x", n=1)  # type: ignore[arg-type]
+
+
+def test_a_burst_does_not_wait_for_a_blocked_server_loop() -> None:
+    """Firing at a server whose loop is blocked must not freeze the caller's loop."""
+    app = FastAPI(title="blocked loop")
+
+    @app.get("/block")
+    async def block() -> dict[str, bool]:
+        time.sleep(1.0)  # ⚠ blocks the event loop — on purpose
+        return {"done": True}
+
+    @app.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"pong": True}
+
+    async def scenario(server: Server) -> float:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.01)
+                ticks += 1
+
+        blocker = asyncio.ensure_future(fire(server, "/block", n=1, progress=False))
+        await asyncio.sleep(0.2)  # the server loop is now inside time.sleep
+        counter = asyncio.ensure_future(ticker())
+        started = time.monotonic()
+        pinged = await fire(server, "/ping", n=1, progress=False)
+        counter.cancel()
+        await blocker
+        assert pinged.summary()["ok"] == 1
+        return ticks / (time.monotonic() - started)
+
+    with serve(app) as server:
+        ticks_per_s = asyncio.run(scenario(server))
+    assert ticks_per_s > 20, f"the caller's loop stalled: {ticks_per_s:.0f} ticks/s"

@@ -1,0 +1,276 @@
+"""Tools for lesson 06: watch a SQLAlchemy connection pool and aiosqlite's threads.
+
+- ``PoolRecorder`` listens to a pool's ``checkout`` / ``checkin`` events
+  (``sqlalchemy/pool/events.py: PoolEvents``) and keeps, for every time a connection was
+  handed out, which connection, which thread took it and how long it was held.
+- ``watch_threads`` samples ``threading.enumerate()`` while a burst runs, counting the
+  threads aiosqlite starts (one per connection, ``aiosqlite/core.py: Connection.__init__``)
+  and anyio's worker threads.
+- ``plot_pool`` draws the holds per connection above a count of handlers running vs
+  connections checked out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from helpers.plots import BUSY_COLOR, FONT, WAITING_COLOR, LabFigure
+
+if TYPE_CHECKING:
+    from helpers.run import Run
+
+__all__ = [
+    "AIOSQLITE_THREAD",
+    "ANYIO_THREAD",
+    "PoolRecorder",
+    "ThreadCounts",
+    "plot_pool",
+    "plot_threads",
+    "thread_counts",
+    "threads_settled",
+    "watch_threads",
+]
+
+# aiosqlite starts ``Thread(target=_connection_worker_thread)`` without a name, so Python
+# names it "Thread-N (_connection_worker_thread)"; anyio names its workers explicitly.
+AIOSQLITE_THREAD = "_connection_worker_thread"
+ANYIO_THREAD = "AnyIO worker thread"
+
+
+@dataclass
+class _Hold:
+    connection: int
+    thread: str
+    checkout: float
+    checkin: float | None = None
+
+
+class PoolRecorder:
+    """Records every checkout and checkin of an engine's connection pool.
+
+    ``PoolRecorder(engine)`` starts listening (for an ``AsyncEngine`` pass
+    ``engine.sync_engine``); ``mark()`` restarts the clock and forgets earlier holds;
+    ``close()`` stops listening. Times are **seconds** since ``mark()``.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.t0 = time.perf_counter()
+        self._holds: list[_Hold] = []
+        self._open: dict[int, _Hold] = {}
+        self._numbers: dict[int, int] = {}
+        self._lock = threading.Lock()
+        event.listen(engine, "checkout", self._on_checkout)
+        event.listen(engine, "checkin", self._on_checkin)
+
+    def _number(self, record: Any) -> int:
+        return self._numbers.setdefault(id(record), len(self._numbers) + 1)
+
+    def _on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        hold = _Hold(self._number(record), threading.current_thread().name, time.perf_counter())
+        with self._lock:
+            self._holds.append(hold)
+            self._open[id(record)] = hold
+
+    def _on_checkin(self, dbapi_connection: Any, record: Any) -> None:
+        with self._lock:
+            hold = self._open.pop(id(record), None)
+        if hold is not None:
+            hold.checkin = time.perf_counter()
+
+    def mark(self) -> None:
+        """Forget the holds recorded so far and restart the clock (call it just before a
+        burst; it runs a few milliseconds ahead of the burst's own clock)."""
+        with self._lock:
+            self._holds = [hold for hold in self._open.values()]
+            self.t0 = time.perf_counter()
+
+    def close(self) -> None:
+        """Stop listening to the engine's pool."""
+        for name, handler in (("checkout", self._on_checkout), ("checkin", self._on_checkin)):
+            if event.contains(self.engine, name, handler):
+                event.remove(self.engine, name, handler)
+
+    def holds(self) -> pd.DataFrame:
+        """One row per checkout: ``connection`` (1, 2, … in first-use order), ``thread``
+        (name of the thread that checked it out), ``checkout`` and ``checkin`` (**seconds**
+        since ``mark()``; ``checkin`` is NaN while still held) and ``held_ms``."""
+        with self._lock:
+            holds = list(self._holds)
+        rows = [
+            {
+                "connection": h.connection,
+                "thread": h.thread,
+                "checkout": h.checkout - self.t0,
+                "checkin": (h.checkin - self.t0) if h.checkin is not None else np.nan,
+            }
+            for h in holds
+        ]
+        table = pd.DataFrame(rows, columns=["connection", "thread", "checkout", "checkin"])
+        table["held_ms"] = (table["checkin"] - table["checkout"]) * 1000
+        result: pd.DataFrame = table
+        return result
+
+    def peak_checked_out(self) -> int:
+        """Most connections checked out at the same instant since ``mark()``."""
+        return int(_count_over_time(self.holds(), "checkout", "checkin")[1].max(initial=0))
+
+    def connections_used(self) -> int:
+        """Distinct pooled connections handed out since ``mark()``."""
+        return int(self.holds()["connection"].nunique())
+
+
+def _count_over_time(table: pd.DataFrame, start: str, end: str) -> tuple[Any, Any]:
+    """Step function of how many ``[start, end)`` intervals are open: (times, counts)."""
+    ends = table[end].fillna(np.inf)
+    events = sorted(
+        [(t, 1) for t in table[start]] + [(t, -1) for t in ends if np.isfinite(t)],
+        key=lambda e: (e[0], e[1]),
+    )
+    times = [0.0]
+    counts = [0]
+    for t, step in events:
+        times.append(float(t))
+        counts.append(counts[-1] + step)
+    return np.asarray(times), np.asarray(counts)
+
+
+def plot_pool(run: Run, recorder: PoolRecorder, pool_size: int, title: str) -> LabFigure:
+    """Two panels on one time axis (**ms**): each pooled connection's holds, then how many
+    handlers were running vs how many connections were checked out. Failed requests
+    (status ≥ 500 or no answer) are marked with a red ✕ where the client got the answer."""
+    holds = recorder.holds()
+    fig = LabFigure(figsize=(13, 7), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1.2, 1])
+    end_ms = float(run.requests["received"].max()) * 1000
+    held_until = holds["checkin"].fillna(end_ms / 1000)
+    top.barh(holds["connection"], (held_until - holds["checkout"]) * 1000,
+             left=holds["checkout"] * 1000, height=0.7, color=BUSY_COLOR,
+             edgecolor="white", linewidth=0.5)  # fmt: skip
+    lanes = int(holds["connection"].max()) if len(holds) else 1
+    top.set_ylim(lanes + 0.5, 0.5)
+    top.set_yticks(range(1, lanes + 1))
+    top.set_ylabel("connection #", fontsize=FONT)
+    top.set_title(title, fontsize=FONT + 1, loc="left")
+    r = run.requests[run.requests["start"].notna()]
+    t_run, running = _count_over_time(r, "start", "end")
+    t_pool, checked_out = _count_over_time(holds, "checkout", "checkin")
+    bottom.step(t_run * 1000, running, where="post", color="#1f77b4", linewidth=2,
+                label="endpoint handlers running")  # fmt: skip
+    bottom.step(t_pool * 1000, checked_out, where="post", color=BUSY_COLOR, linewidth=2,
+                label="connections checked out")  # fmt: skip
+    bottom.axhline(pool_size, color="gray", linestyle=":", label=f"pool size ({pool_size})")
+    failed = run.requests[(run.requests["status"].fillna(599) >= 500)]
+    if len(failed):
+        bottom.scatter(failed["received"] * 1000, np.zeros(len(failed)) + 0.3, marker="x",
+                       color=WAITING_COLOR, s=60, zorder=4,
+                       label=f"failed requests ({len(failed)})")  # fmt: skip
+    bottom.set_ylabel("how many at once", fontsize=FONT)
+    bottom.set_xlabel("time since the burst started (ms)", fontsize=FONT)
+    bottom.set_ylim(0, max(int(running.max(initial=0)), pool_size) * 1.15 + 1)
+    for ax in (top, bottom):
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(labelsize=FONT - 1)
+    bottom.legend(fontsize=FONT - 2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def thread_counts() -> dict[str, int]:
+    """Live threads of this process right now: ``aiosqlite``, ``anyio`` workers, ``total``."""
+    names = [thread.name for thread in threading.enumerate()]
+    return {
+        "aiosqlite": sum(AIOSQLITE_THREAD in name for name in names),
+        "anyio": sum(name == ANYIO_THREAD for name in names),
+        "total": len(names),
+    }
+
+
+async def threads_settled(aiosqlite: int, timeout: float = 2.0) -> dict[str, int]:
+    """Wait (≤ ``timeout`` **seconds**) until at most ``aiosqlite`` aiosqlite threads are
+    alive, then return ``thread_counts()``. A closed connection's thread ends just after
+    it hands back its last result, so a count taken at once can catch it still alive."""
+    deadline = time.perf_counter() + timeout
+    counts = thread_counts()
+    while counts["aiosqlite"] > aiosqlite and time.perf_counter() < deadline:
+        await asyncio.sleep(0.01)
+        counts = thread_counts()
+    return counts
+
+
+@dataclass
+class ThreadCounts:
+    """Readings of ``thread_counts()``: ``t`` in **seconds** since the watch started."""
+
+    t: list[float] = field(default_factory=list)
+    aiosqlite: list[int] = field(default_factory=list)
+    anyio: list[int] = field(default_factory=list)
+
+    def frame(self) -> pd.DataFrame:
+        """The readings as a table with columns ``t``, ``aiosqlite``, ``anyio``."""
+        table: pd.DataFrame = pd.DataFrame(
+            {"t": self.t, "aiosqlite": self.aiosqlite, "anyio": self.anyio}
+        )
+        return table
+
+    @property
+    def peak_aiosqlite(self) -> int:
+        """Most aiosqlite connection threads alive at one reading."""
+        return max(self.aiosqlite, default=0)
+
+
+@asynccontextmanager
+async def watch_threads(period: float = 0.005) -> AsyncIterator[ThreadCounts]:
+    """Count aiosqlite and anyio threads every ``period`` **seconds** while the block runs.
+
+    The sampling task runs on the caller's event loop (the notebook's), which is a
+    different loop from the server's, so it keeps reading while the server is busy.
+    """
+    if not period > 0:
+        raise ValueError(f"period must be > 0 seconds, got {period!r}")
+    counts = ThreadCounts()
+    t0 = time.perf_counter()
+
+    async def sample() -> None:
+        while True:
+            now = thread_counts()
+            counts.t.append(time.perf_counter() - t0)
+            counts.aiosqlite.append(now["aiosqlite"])
+            counts.anyio.append(now["anyio"])
+            await asyncio.sleep(period)
+
+    task = asyncio.get_running_loop().create_task(sample())
+    try:
+        yield counts
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def plot_threads(counts: ThreadCounts, busy: pd.DataFrame, title: str) -> LabFigure:
+    """aiosqlite threads and anyio worker threads alive over time, with the server's
+    thread-pool gauge (``run.pool``: ``t`` and ``busy``) for comparison; time in **ms**."""
+    table = counts.frame()
+    fig = LabFigure(figsize=(12, 4.5), layout="constrained")
+    ax = fig.subplots()
+    ax.step(table["t"] * 1000, table["aiosqlite"], where="post", color=BUSY_COLOR, linewidth=2,
+            label="aiosqlite connection threads alive")  # fmt: skip
+    ax.step(busy["t"] * 1000, busy["busy"], where="post", color=WAITING_COLOR, linewidth=2,
+            label="anyio worker threads busy (server gauge)")  # fmt: skip
+    ax.set_xlabel("time since the watch started (ms)", fontsize=FONT)
+    ax.set_ylabel("threads", fontsize=FONT)
+    ax.set_ylim(0, max(counts.peak_aiosqlite, 1) * 1.2 + 1)
+    ax.set_title(title, fontsize=FONT + 1, loc="left")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=FONT - 2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig

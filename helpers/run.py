@@ -92,7 +92,9 @@ class Run:
     def summary(self) -> dict[str, Any]:
         """Headline numbers of the burst (seconds unless the key says ``_ms``).
 
-        Keys: ``n``, ``ok``, ``failed``, ``makespan_s`` (first send → last receive),
+        Keys: ``n``, ``ok`` (answered with any HTTP status — check ``requests["status"]``
+        for 5xx), ``failed`` (no answer: timeout or connection error), ``makespan_s``
+        (first send → last receive),
         ``latency_p50_s``/``latency_p95_s``/``latency_max_s`` (client-side),
         ``worker_threads`` (distinct worker threads that ran handlers, 0 for pure async),
         ``peak_busy``/``peak_waiting`` (thread-pool gauge), ``peak_in_flight`` (most

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import json as jsonlib
 import math
@@ -167,6 +168,11 @@ async def fire(
         asyncio.Semaphore(concurrency) if concurrency else nullcontext()
     )
     sampler = target.start_sampler() if target is not None else None
+    if sampler is not None:
+        # Give the probe a head start (≤ 1 s) so it runs before the first request lands;
+        # a server loop that is blocked right now just gets the burst without the wait.
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(sampler)), 1.0)
     http = httpx.AsyncClient(
         transport=OneShotTransport(), base_url=base_url, timeout=None, trust_env=False
     )

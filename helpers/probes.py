@@ -41,9 +41,15 @@ class Sampler:
         self.period = period
         self.samples = Samples()
         self._task: asyncio.Task[None] | None = None
+        self._first_expected = 0.0
 
     def start(self) -> None:
-        """Start sampling; must be called on the server loop."""
+        """Start sampling; must be called on the server loop.
+
+        The first deadline is set now, not when the task first runs, so a handler that
+        blocks the loop before the probe's first wake-up is still seen as lag.
+        """
+        self._first_expected = time.perf_counter()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> Samples:
@@ -57,7 +63,7 @@ class Sampler:
     async def _run(self) -> None:
         limiter = anyio.to_thread.current_default_thread_limiter()
         samples = self.samples
-        expected = time.perf_counter()
+        expected = self._first_expected
         while True:
             self._read(limiter, samples, expected)
             expected = time.perf_counter() + self.period

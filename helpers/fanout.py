@@ -1,18 +1,17 @@
-"""Fan-out under a microscope: a stand-in upstream with a capacity, a gauge of how many calls
-and tasks are alive, and a small helper for exception groups (Python 3.11+).
+"""Fan-out under a microscope: the load counter of an upstream app that sheds load, a gauge
+of calls and tasks alive while an API fans out to it, file-descriptor readings, and a small
+helper for exception groups (Python 3.11+).
 
-Why a stand-in and not HTTP: the lab's client, server and upstream share one Python process
-(and its GIL), where one real loopback HTTP call costs milliseconds of CPU; 10 000 of them
-would take minutes, and 10 000 sockets at once would exhaust the process's file
-descriptors. ``SimulatedUpstream.call`` keeps what the lesson needs — a latency and a
-concurrency limit above which the upstream refuses, like a service answering 503 — and
-costs microseconds.
+The upstream is a real app served on loopback; ``UpstreamLoad`` only counts what its
+handler admits and refuses. The lab reads those counters directly because the caller and
+the upstream share one process (a real service would export them as metrics).
 """
 
 from __future__ import annotations
 
 import asyncio
 import builtins
+import os
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Sequence
@@ -26,14 +25,17 @@ from helpers.plots import BUSY_COLOR, FONT, WAITING_COLOR, LabFigure
 
 __all__ = [
     "FanOutGauge",
-    "SimulatedUpstream",
-    "UpstreamBusy",
+    "UpstreamLoad",
     "bytes_per_waiting_task",
     "exception_leaves",
+    "open_fds",
     "plot_fanout",
+    "raise_open_file_limit",
+    "watch",
 ]
 
 SAMPLE_S = 0.01
+FD_EVERY = 5  # count file descriptors on every 5th sample: listing thousands costs ~ms
 
 
 def exception_leaves(exc: BaseException) -> list[BaseException]:
@@ -50,94 +52,148 @@ def exception_leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-class UpstreamBusy(Exception):
-    """The stand-in upstream refused a call: too many were in flight (think HTTP 503)."""
+@dataclass
+class UpstreamLoad:
+    """Requests in flight in an upstream app's handler, which sheds load above ``capacity``.
+
+    The handler calls ``admit()`` when a request arrives — ``False`` means "answer 503
+    now" — and ``done()`` when an admitted request finishes. ``peak`` is the most requests
+    in flight at once since the last ``reset()``; ``served`` and ``refused`` count requests.
+    Use from the upstream's event loop (reading the counters from another thread is fine).
+    """
+
+    capacity: int
+    in_flight: int = 0
+    peak: int = 0
+    served: int = 0
+    refused: int = 0
+
+    def __post_init__(self) -> None:
+        if self.capacity < 1:
+            raise ValueError(f"capacity must be ≥ 1, got {self.capacity}")
+
+    def admit(self) -> bool:
+        """Count an arriving request; ``False`` (and one more refusal) if ``capacity``
+        requests are already in flight."""
+        if self.in_flight >= self.capacity:
+            self.refused += 1
+            return False
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        return True
+
+    def done(self) -> None:
+        """An admitted request has finished."""
+        self.in_flight -= 1
+        self.served += 1
+
+    def reset(self) -> None:
+        """Zero ``peak``, ``served`` and ``refused`` (``in_flight`` is left as it is)."""
+        self.peak = self.served = self.refused = 0
+
+
+def open_fds() -> int | None:
+    """File descriptors this process has open now (sockets included), or ``None`` where
+    the OS does not list them in ``/dev/fd`` (Windows)."""
+    try:
+        return len(os.listdir("/dev/fd"))
+    except OSError:
+        return None
+
+
+def raise_open_file_limit(wanted: int) -> int | None:
+    """Raise this process's soft limit on open files to at least ``wanted`` if the hard
+    limit allows it (macOS starts shells at 256); return the soft limit now in force, or
+    ``None`` where there is no such limit to read (Windows)."""
+    try:
+        import resource
+    except ImportError:
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        if target > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+    return int(soft)
 
 
 @dataclass
 class FanOutGauge:
-    """Readings of one fan-out: ``t`` (s since the gauge started), ``calls`` (upstream calls
-    in flight), ``tasks`` (asyncio tasks alive on the loop), sampled every 10 ms."""
+    """Readings of one fan-out: ``t`` (s since the gauge started), ``calls`` (requests in
+    flight at the upstream), ``tasks`` (asyncio tasks alive on the caller's loop), sampled
+    every 10 ms; totals filled in when the watched block ends."""
 
     started: float
     t: list[float] = field(default_factory=list)
     calls: list[int] = field(default_factory=list)
     tasks: list[int] = field(default_factory=list)
     peak_calls: int = 0
+    fds_before: int | None = None
+    peak_fds: int | None = None
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     def frame(self) -> pd.DataFrame:
         """The readings as a table: ``t`` (s), ``calls``, ``tasks``."""
         table: pd.DataFrame = pd.DataFrame({"t": self.t, "calls": self.calls, "tasks": self.tasks})
         return table
 
-    def report(self, results: Sequence[Any]) -> dict[str, Any]:
-        """What the fan-out did: ``n``, ``ok``, ``refused`` (``UpstreamBusy``), ``other_errors``,
-        ``peak_calls``, ``peak_tasks``, ``seconds``."""
-        refused = sum(isinstance(r, UpstreamBusy) for r in results)
-        errors = sum(isinstance(r, BaseException) for r in results)
+    def report(self, results: Sequence[object]) -> dict[str, Any]:
+        """What the fan-out did, from its ``results`` (responses or exceptions): ``n``,
+        ``ok`` (HTTP 200), ``refused`` (HTTP 503), ``other_errors``, ``peak_calls`` (at the
+        upstream), ``peak_tasks``, ``extra_fds`` (the most files open above the count at the
+        start, sampled every 50 ms, so a lower bound; ``None`` if unknown), ``seconds`` and
+        ``cpu_ms_per_call`` (the whole process's CPU time ÷ calls, **ms**)."""
+        statuses = [getattr(r, "status_code", None) for r in results]
+        ok, refused = statuses.count(200), statuses.count(503)
+        extra_fds = None
+        if self.peak_fds is not None and self.fds_before is not None:
+            extra_fds = max(self.peak_fds - self.fds_before, 0)
         return {
             "n": len(results),
-            "ok": len(results) - errors,
+            "ok": ok,
             "refused": refused,
-            "other_errors": errors - refused,
+            "other_errors": len(results) - ok - refused,
             "peak_calls": self.peak_calls,
             "peak_tasks": max(self.tasks, default=0),
+            "extra_fds": extra_fds,
             "seconds": round(self.seconds, 3),
+            "cpu_ms_per_call": round(self.cpu_seconds * 1000 / max(len(results), 1), 2),
         }
 
 
-class SimulatedUpstream:
-    """An upstream service stand-in: each call takes ``latency_s`` seconds; a call that
-    arrives while ``capacity`` calls are in flight is refused after ``reject_s`` seconds
-    with ``UpstreamBusy``. Use from one event loop."""
+@asynccontextmanager
+async def watch(load: UpstreamLoad) -> AsyncIterator[FanOutGauge]:
+    """Zero ``load``'s counters, then sample requests in flight at the upstream, tasks
+    alive on this loop and (every 50 ms) open file descriptors while the block runs."""
+    load.reset()
+    gauge = FanOutGauge(started=time.perf_counter(), fds_before=open_fds())
+    cpu_started = time.process_time()
 
-    def __init__(self, latency_s: float = 0.01, capacity: int = 200, reject_s: float = 0.002):
-        if not latency_s > 0:
-            raise ValueError(f"latency_s must be > 0 seconds, got {latency_s!r}")
-        if capacity < 1:
-            raise ValueError(f"capacity must be ≥ 1, got {capacity}")
-        self.latency_s = latency_s
-        self.capacity = capacity
-        self.reject_s = reject_s
-        self.in_flight = 0
-        self.gauge: FanOutGauge | None = None
+    def count_fds() -> None:
+        fds = open_fds()
+        if fds is not None:
+            gauge.peak_fds = max(gauge.peak_fds or 0, fds)
 
-    async def call(self, item: int) -> int:
-        """One upstream call for ``item``; returns ``item`` or raises ``UpstreamBusy``."""
-        self.in_flight += 1
-        gauge = self.gauge
-        if gauge is not None and self.in_flight > gauge.peak_calls:
-            gauge.peak_calls = self.in_flight
-        try:
-            if self.in_flight > self.capacity:
-                await asyncio.sleep(self.reject_s)
-                raise UpstreamBusy(f"{self.in_flight} calls in flight > capacity {self.capacity}")
-            await asyncio.sleep(self.latency_s)
-            return item
-        finally:
-            self.in_flight -= 1
+    async def sample() -> None:
+        for i in range(10**9):  # bounded; cancelled when the block ends
+            gauge.t.append(time.perf_counter() - gauge.started)
+            gauge.calls.append(load.in_flight)
+            gauge.tasks.append(len(asyncio.all_tasks()))
+            if i % FD_EVERY == 0:
+                count_fds()
+            await asyncio.sleep(SAMPLE_S)
 
-    @asynccontextmanager
-    async def watch(self) -> AsyncIterator[FanOutGauge]:
-        """Sample calls in flight and tasks alive every 10 ms while the block runs."""
-        gauge = FanOutGauge(started=time.perf_counter())
-        self.gauge = gauge
-
-        async def sample() -> None:
-            while True:
-                gauge.t.append(time.perf_counter() - gauge.started)
-                gauge.calls.append(self.in_flight)
-                gauge.tasks.append(len(asyncio.all_tasks()))
-                await asyncio.sleep(SAMPLE_S)
-
-        sampler = asyncio.ensure_future(sample())
-        try:
-            yield gauge
-        finally:
-            sampler.cancel()
-            await asyncio.gather(sampler, return_exceptions=True)
-            gauge.seconds = time.perf_counter() - gauge.started
+    sampler = asyncio.ensure_future(sample())
+    try:
+        yield gauge
+    finally:
+        sampler.cancel()
+        await asyncio.gather(sampler, return_exceptions=True)
+        gauge.seconds = time.perf_counter() - gauge.started
+        gauge.cpu_seconds = time.process_time() - cpu_started
+        gauge.peak_calls = load.peak
 
 
 async def bytes_per_waiting_task(count: int = 1000) -> float:
@@ -168,9 +224,9 @@ def plot_fanout(
     capacity: int | None = None,
     title: str | None = None,
 ) -> LabFigure:
-    """Upstream calls in flight (left) and tasks alive (right) over time, one line per
-    fan-out (labelled by ``titles``); time in ms since each fan-out started. ``capacity``
-    draws the upstream's limit; ``title`` goes above both panels."""
+    """Requests in flight at the upstream (left) and tasks alive on the caller's loop
+    (right) over time, one line per fan-out (labelled by ``titles``); time in ms since each
+    fan-out started. ``capacity`` draws the upstream's limit; ``title`` goes above both."""
     if len(gauges) != len(titles):
         raise ValueError(f"{len(titles)} titles for {len(gauges)} gauges")
     fig = LabFigure(figsize=(13, 4.8), layout="constrained")
@@ -178,14 +234,19 @@ def plot_fanout(
         fig.suptitle(title, fontsize=FONT + 2, x=0.01, ha="left")
     left, right = fig.subplots(1, 2)
     colors = [WAITING_COLOR, BUSY_COLOR, "#1f77b4", "#9467bd"]
-    for i, (gauge, title) in enumerate(zip(gauges, titles)):
+    for i, (gauge, label) in enumerate(zip(gauges, titles)):
         f = gauge.frame()
         color = colors[i % len(colors)]
-        left.step(f["t"] * 1000, f["calls"], where="post", color=color, label=title)
-        right.step(f["t"] * 1000, f["tasks"], where="post", color=color, label=title)
+        left.step(f["t"] * 1000, f["calls"], where="post", color=color, label=label)
+        right.step(f["t"] * 1000, f["tasks"], where="post", color=color, label=label)
     if capacity is not None:
-        left.axhline(capacity, color="gray", linestyle=":", label=f"upstream capacity ({capacity})")
-    for ax, name in ((left, "upstream calls in flight"), (right, "asyncio tasks alive")):
+        left.axhline(
+            capacity, color="gray", linestyle=":", label=f"upstream sheds above {capacity}"
+        )
+    for ax, name in (
+        (left, "requests in flight at the upstream"),
+        (right, "asyncio tasks alive in the API"),
+    ):
         ax.set_yscale("symlog", linthresh=10)
         ax.set_ylim(bottom=0)
         ax.set_xlabel("time since the fan-out started (ms)", fontsize=FONT)

@@ -1,56 +1,118 @@
-"""SimulatedUpstream, its gauge, exception_leaves and the fan-out figure."""
+"""helpers.fanout: the upstream's load counter, the fan-out gauge over real loopback HTTP,
+exception_leaves, file-descriptor readings and the fan-out figure."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 
+from helpers import Server, serve
 from helpers.fanout import (
-    SimulatedUpstream,
+    FanOutGauge,
+    UpstreamLoad,
     bytes_per_waiting_task,
     exception_leaves,
+    open_fds,
     plot_fanout,
+    raise_open_file_limit,
+    watch,
 )
 from helpers.plots import LabFigure
+from helpers.transport import OneShotTransport
+
+CAPACITY = 10
+load = UpstreamLoad(capacity=CAPACITY)
 
 
-def test_capacity_refuses_and_gauge_reports() -> None:
-    async def main() -> tuple[dict[str, Any], dict[str, Any]]:
-        upstream = SimulatedUpstream(latency_s=0.005, capacity=10)
-        async with upstream.watch() as gauge:
-            results = await asyncio.gather(
-                *(upstream.call(i) for i in range(50)), return_exceptions=True
-            )
-        gate = asyncio.Semaphore(5)
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Server]:
+    app = FastAPI(title="tests · shedding upstream")
 
-        async def bounded(i: int) -> int:
-            async with gate:
-                return await upstream.call(i)
+    @app.get("/item")
+    async def item(i: int) -> Any:
+        if not load.admit():
+            return JSONResponse({"error": "busy"}, status_code=503)
+        try:
+            await asyncio.sleep(0.05)
+        finally:
+            load.done()
+        return {"item": i}
 
-        async with upstream.watch() as bounded_gauge:
-            bounded_results = await asyncio.gather(*(bounded(i) for i in range(50)))
-        return gauge.report(results), bounded_gauge.report(bounded_results)
+    server = serve(app, trace=False)
+    yield server
+    server.stop()
 
-    loose, tight = asyncio.run(main())
-    assert loose["peak_calls"] == 50 and loose["refused"] == 40 and loose["ok"] == 10
-    assert loose["other_errors"] == 0 and loose["peak_tasks"] >= 50
-    assert tight["peak_calls"] <= 5 and tight["refused"] == 0 and tight["ok"] == 50
+
+def fan_out(url: str, n: int, limit: int | None) -> tuple[dict[str, Any], FanOutGauge]:
+    async def main() -> tuple[dict[str, Any], FanOutGauge]:
+        gate: Any = asyncio.Semaphore(limit) if limit else contextlib.nullcontext()
+        async with httpx.AsyncClient(base_url=url, transport=OneShotTransport()) as client:
+
+            async def one(i: int) -> httpx.Response:
+                async with gate:
+                    return await client.get("/item", params={"i": i})
+
+            async with watch(load) as gauge:
+                results = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
+        return gauge.report(results), gauge
+
+    return asyncio.run(main())
+
+
+def test_unbounded_fan_out_is_shed_and_bounded_is_not(upstream: Server) -> None:
+    loose, gauge = fan_out(upstream.url, 60, None)
+    assert loose["n"] == 60 and loose["other_errors"] == 0
+    assert loose["peak_calls"] == CAPACITY and loose["refused"] > 0
+    assert loose["ok"] + loose["refused"] == 60
+    assert loose["peak_tasks"] >= 60 and loose["cpu_ms_per_call"] > 0
+    if sys.platform != "win32":
+        assert loose["extra_fds"] is not None and loose["extra_fds"] >= 0
+    assert len(gauge.t) == len(gauge.calls) == len(gauge.tasks) >= 1
+    tight, _ = fan_out(upstream.url, 30, 5)
+    assert tight["peak_calls"] <= 5 and tight["refused"] == 0 and tight["ok"] == 30
+    assert load.in_flight == 0 and load.served == 30
+
+
+def test_load_counts_and_resets() -> None:
+    counter = UpstreamLoad(capacity=2)
+    assert counter.admit() and counter.admit() and not counter.admit()
+    assert (counter.in_flight, counter.peak, counter.refused) == (2, 2, 1)
+    counter.done()
+    counter.reset()
+    assert (counter.in_flight, counter.peak, counter.served, counter.refused) == (1, 0, 0, 0)
+
+
+def test_report_sorts_results() -> None:
+    ok, busy = httpx.Response(200), httpx.Response(503)
+    report = FanOutGauge(started=0.0).report([ok, busy, busy, httpx.ConnectError("x")])
+    assert (report["ok"], report["refused"], report["other_errors"]) == (1, 2, 1)
 
 
 def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="latency_s"):
-        SimulatedUpstream(latency_s=0)
     with pytest.raises(ValueError, match="capacity"):
-        SimulatedUpstream(capacity=0)
+        UpstreamLoad(capacity=0)
     with pytest.raises(ValueError, match="count"):
         asyncio.run(bytes_per_waiting_task(0))
 
 
 def test_bytes_per_waiting_task_is_positive() -> None:
     assert 100 < asyncio.run(bytes_per_waiting_task(200)) < 100_000
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no /dev/fd or RLIMIT_NOFILE")
+def test_file_descriptors() -> None:
+    fds = open_fds()
+    assert fds is not None and fds >= 3
+    limit = raise_open_file_limit(64)
+    assert limit is not None and limit >= 64
 
 
 def test_exception_leaves_plain() -> None:
@@ -66,13 +128,7 @@ def test_exception_leaves_flattens_groups() -> None:
 
 
 def test_plot_fanout() -> None:
-    async def main() -> Any:
-        upstream = SimulatedUpstream(latency_s=0.005, capacity=3)
-        async with upstream.watch() as gauge:
-            await asyncio.gather(*(upstream.call(i) for i in range(6)), return_exceptions=True)
-        return gauge
-
-    gauge = asyncio.run(main())
+    gauge = FanOutGauge(started=0.0, t=[0.0, 0.01], calls=[0, 3], tasks=[1, 7])
     fig = plot_fanout([gauge], titles=["one"], capacity=3, title="t")
     assert isinstance(fig, LabFigure) and len(fig.axes) == 2
     with pytest.raises(ValueError, match="titles"):

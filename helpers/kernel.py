@@ -41,22 +41,33 @@ print(json.dumps({"task_class": f"{asyncio.Task.__module__}.{asyncio.Task.__qual
 """
 
 
-def measure_nest_asyncio(tasks: int = 50_000) -> dict[str, dict[str, object]]:
+def measure_nest_asyncio(tasks: int = 50_000, rounds: int = 3) -> dict[str, dict[str, object]]:
     """Time ``tasks`` tiny asyncio tasks in a plain and a ``nest_asyncio``-patched process.
 
+    The two kinds of process alternate for ``rounds`` rounds and each keeps its fastest
+    time, so a moment of load on a shared machine cannot favour one side.
     Returns ``{"plain": {...}, "nest_asyncio": {...}}``, each with ``task_class``,
-    ``c_task`` (is ``asyncio.Task`` the C implementation?), ``seconds`` (best of 3) and
-    ``us_per_task`` (microseconds).
+    ``c_task`` (is ``asyncio.Task`` the C implementation?), ``seconds`` (best of all runs)
+    and ``us_per_task`` (microseconds).
     """
     if isinstance(tasks, bool) or not isinstance(tasks, int) or not 1_000 <= tasks <= 500_000:
         raise ValueError(f"tasks must be an int between 1000 and 500000, got {tasks!r}")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 10:
+        raise ValueError(f"rounds must be an int between 1 and 10, got {rounds!r}")
     results: dict[str, dict[str, object]] = {}
-    for name, flag in (("plain", "0"), ("nest_asyncio", "1")):
-        done = subprocess.run(
-            [sys.executable, "-c", _PROBE, flag, str(tasks)],
-            capture_output=True, text=True, timeout=120, check=True,
-        )  # fmt: skip
-        data: dict[str, object] = json.loads(done.stdout)
+    for _ in range(rounds):
+        for name, flag in (("plain", "0"), ("nest_asyncio", "1")):
+            done = subprocess.run(
+                [sys.executable, "-c", _PROBE, flag, str(tasks)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=True,
+            )
+            data: dict[str, object] = json.loads(done.stdout)
+            best = results.get(name)
+            if best is None or float(str(data["seconds"])) < float(str(best["seconds"])):
+                results[name] = data
+    for data in results.values():
         data["us_per_task"] = round(float(str(data["seconds"])) / tasks * 1e6, 2)
-        results[name] = data
     return results

@@ -18,17 +18,19 @@ def test_there_are_notebooks() -> None:
     assert NOTEBOOKS, "no notebooks found under notebooks/"
 
 
-@pytest.mark.notebook
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_runs_all_twice_in_one_kernel(path: Path) -> None:
+# CPython 3.11 before 3.11.9 can raise this spurious SystemError when two threads build
+# ASTs at once (python/cpython#106905, fixed by python/cpython#106906); a kernel compiling a
+# cell while a server thread imports something can hit it. Only this exact error earns one
+# fresh retry; any other error fails at once.
+CPYTHON_AST_RACE = "AST constructor recursion depth mismatch"
+
+
+def run_all_twice(path: Path) -> tuple[list[dict[str, object]], list[float]]:
     nb = nbformat.read(path, as_version=4)
-    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
-        f"{path.name} is committed with outputs; clear them"
-    )
-    os.environ.setdefault("LAB_FAST", "1")
     client = NotebookClient(
-        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": path.parent}}
-    )
+        nb, timeout=180, kernel_name="python3", allow_errors=True,
+        resources={"metadata": {"path": path.parent}},
+    )  # fmt: skip
     durations = []
     with client.setup_kernel():
         for _ in range(2):
@@ -43,5 +45,19 @@ def test_notebook_runs_all_twice_in_one_kernel(path: Path) -> None:
         for output in cell.get("outputs", [])
         if output.get("output_type") == "error"
     ]
-    assert not errors, errors
+    return errors, durations
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_all_twice_in_one_kernel(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), (
+        f"{path.name} is committed with outputs; clear them"
+    )
+    os.environ.setdefault("LAB_FAST", "1")
+    errors, durations = run_all_twice(path)
+    if errors and all(CPYTHON_AST_RACE in str(e.get("evalue", "")) for e in errors):
+        errors, durations = run_all_twice(path)
+    assert not errors, [(e.get("ename"), e.get("evalue")) for e in errors]
     assert max(durations) < FAST_LIMIT_S, f"{path.name} took {durations} s in fast mode"

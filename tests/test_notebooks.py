@@ -18,10 +18,9 @@ def test_there_are_notebooks() -> None:
     assert NOTEBOOKS, "no notebooks found under notebooks/"
 
 
-# CPython 3.11 before 3.11.9 can raise this spurious SystemError when two threads build
-# ASTs at once (python/cpython#106905, fixed by python/cpython#106906); a kernel compiling a
-# cell while a server thread imports something can hit it. Only this exact error earns one
-# fresh retry; any other error fails at once.
+# CPython can raise this spurious SystemError in threaded programs (python/cpython#106905);
+# seen once here on 3.11.7, in a kernel compiling a cell while a lab server ran. Only this
+# exact error earns one fresh retry; any other error fails at once.
 CPYTHON_AST_RACE = "AST constructor recursion depth mismatch"
 
 

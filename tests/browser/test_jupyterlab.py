@@ -105,8 +105,24 @@ def browser() -> Iterator[object]:
         instance.close()
 
 
-PROGRESS = """() => {
-  const panel = window.jupyterapp.shell.currentWidget;
+# Find the notebook's panel by its path, never by focus: a restored layout or a dialog can
+# leave another widget current.
+PANEL = """(name) => {
+  for (const w of window.jupyterapp.shell.widgets('main')) {
+    if (w.context && w.context.path === name && w.content && w.sessionContext) return w;
+  }
+  return null;
+}"""
+READY = """(name) => {
+  const panel = (PANEL)(name);
+  if (!panel) return false;
+  window.jupyterapp.shell.activateById(panel.id);
+  const session = panel.sessionContext.session;
+  return !!(session && session.kernel && session.kernel.status === 'idle'
+            && window.jupyterapp.shell.currentWidget === panel);
+}""".replace("(PANEL)", f"({PANEL})")
+PROGRESS = """(name) => {
+  const panel = (PANEL)(name);
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
   const cells = panel.content.widgets.filter(c => c.model.type === 'code');
   const ran = cells.filter(c => c.model.executionCount !== null
@@ -115,15 +131,29 @@ PROGRESS = """() => {
   const errors = cells.filter(c => !tagged(c) && c.model.outputs.toJSON()
                                    .some(o => o.output_type === 'error')).length;
   return {idle: !!kernel && kernel.status === 'idle', ran, total: cells.length, errors};
-}"""
+}""".replace("(PANEL)", f"({PANEL})")
+RUN = """async (name) => {
+  const panel = (PANEL)(name);
+  window.jupyterapp.shell.activateById(panel.id);
+  await window.jupyterapp.commands.execute('notebook:run-all-cells');
+}""".replace("(PANEL)", f"({PANEL})")
+SAVED = """async (name) => {
+  const panel = (PANEL)(name);
+  await panel.context.save();
+  return !panel.context.model.dirty;
+}""".replace("(PANEL)", f"({PANEL})")
+SHUTDOWN = """async (name) => {
+  const panel = (PANEL)(name);
+  await panel.sessionContext.shutdown();
+}""".replace("(PANEL)", f"({PANEL})")
 
 
-def wait_until_finished(page: object) -> dict[str, object]:
+def wait_until_finished(page: object, name: str) -> dict[str, object]:
     """Poll until the kernel has stayed idle with every cell run, or an error stopped Run All."""
     deadline = time.monotonic() + RUN_TIMEOUT_S
     settled = 0
     while time.monotonic() < deadline:
-        state: dict[str, object] = page.evaluate(PROGRESS)  # type: ignore[attr-defined]
+        state: dict[str, object] = page.evaluate(PROGRESS, name)  # type: ignore[attr-defined]
         finished = state["idle"] and (state["ran"] == state["total"] or state["errors"])
         settled = settled + 1 if finished else 0
         if settled >= 3:  # idle on three polls in a row: not a pause between two cells
@@ -136,35 +166,23 @@ def wait_until_finished(page: object) -> dict[str, object]:
 def test_run_all_in_jupyterlab(lab: tuple[str, str, Path], browser: object, notebook: Path) -> None:
     base, token, folder = lab
     page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    name = notebook.name
     try:
-        page.goto(f"{base}/lab/tree/{notebook.name}?token={token}")
-        page.wait_for_function(
-            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget &&"
-            " window.jupyterapp.shell.currentWidget.sessionContext &&"
-            " window.jupyterapp.shell.currentWidget.sessionContext.session &&"
-            " window.jupyterapp.shell.currentWidget.sessionContext.session.kernel &&"
-            " window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status"
-            " === 'idle'",
-            timeout=60_000,
-        )
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        wait_until_finished(page)
-        page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-        page.wait_for_function(
-            "() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000
-        )
+        # A workspace of its own (reset): no tabs restored from the previous notebook.
+        page.goto(f"{base}/lab/workspaces/{notebook.stem}/tree/{name}?reset&token={token}")
+        page.wait_for_function(READY, arg=name, timeout=60_000)
+        page.evaluate(RUN, name)
+        wait_until_finished(page, name)
+        assert page.evaluate(SAVED, name), "the notebook could not be saved"
         images = page.locator(".jp-OutputArea-output img")
         if images.count():
             BUILD.mkdir(exist_ok=True)
             images.first.scroll_into_view_if_needed()
             images.first.screenshot(path=str(BUILD / f"browser-{notebook.stem}.png"))
-        page.evaluate(
-            "() => window.jupyterapp.commands.execute('kernelmenu:shutdown')"
-            " .catch(() => undefined)"
-        )
+        page.evaluate(SHUTDOWN, name)
     finally:
         page.close()
-    saved = nbformat.read(folder / notebook.name, as_version=4)
+    saved = nbformat.read(folder / name, as_version=4)
     code = [c for c in saved.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code), "not every cell ran in the browser"
     errors = [

@@ -15,7 +15,8 @@ def test_controls_cover_every_kind_and_a_burst_redraws() -> None:
         playground.thread_limit.value = 4
         run = asyncio.run(playground.run())
         s = run.summary()
-        assert s["ok"] == 12 and s["worker_threads"] == 4 and s["waves"] == 3
+        assert s["ok"] == 12 and s["worker_threads"] == 4 and s["peak_busy"] == 4
+        assert s["rounds"] >= 3  # 12 requests on 4 threads need at least three rounds
         assert "12/12 ok" in playground.status.value
         assert not playground.button.disabled
         assert playground.last_run is run

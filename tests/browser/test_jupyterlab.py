@@ -108,6 +108,7 @@ def browser() -> Iterator[object]:
 # Find the notebook's panel by its path, never by focus: a restored layout or a dialog can
 # leave another widget current.
 PANEL = """(name) => {
+  if (!window.jupyterapp || !window.jupyterapp.shell) return null;  // still loading
   for (const w of window.jupyterapp.shell.widgets('main')) {
     if (w.context && w.context.path === name && w.content && w.sessionContext) return w;
   }

@@ -153,6 +153,15 @@ class Server:
             self._failure = exc
         finally:
             try:
+                # Like asyncio.run: cancel what is left (e.g. a lifespan task after a forced
+                # exit) so no "Task was destroyed but it is pending" surfaces later.
+                leftovers = asyncio.all_tasks(loop)
+                for task in leftovers:
+                    task.cancel()
+                if leftovers:
+                    loop.run_until_complete(
+                        asyncio.gather(*leftovers, return_exceptions=True)
+                    )
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()

@@ -49,6 +49,10 @@ def _validate(
         raise TypeError(f"path must be a string such as '/items', got {path!r}")
     if not path.startswith("/"):
         raise ValueError(f"path must start with '/', got {path!r}")
+    try:
+        httpx.URL("http://127.0.0.1" + path)
+    except httpx.InvalidURL as exc:
+        raise ValueError(f"path {path!r} is not a valid URL path ({exc})") from None
     for name, value, low in (("n", n, 1), ("concurrency", concurrency, 1)):
         if value is None and name == "concurrency":
             continue

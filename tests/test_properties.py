@@ -77,7 +77,8 @@ def test_any_bad_concurrency_is_named(demo: Server, concurrency: Any) -> None:
 def test_any_path_not_starting_with_slash_is_refused(demo: Server, path: Any) -> None:
     error = fire_error(demo, path=path)
     if isinstance(path, str) and path.startswith("/"):
-        assert error is None
+        # accepted, or refused by name when it holds characters no URL path may contain
+        assert error is None or "is not a valid URL path" in str(error)
     else:
         assert error is not None and "path must" in str(error)
 

@@ -152,6 +152,7 @@ def test_a_def_handler_that_never_returns() -> None:
         assert not server.running
     finally:
         release.set()
+        server._thread.join(10)  # its shutdown must not leak into later tests
 
 
 def anyio_workers() -> int:

@@ -163,6 +163,7 @@ def test_stop_returns_within_five_seconds_when_a_handler_blocks_the_loop() -> No
         assert not port_is_open(server.port)
     finally:
         release.set()
+        server._thread.join(10)  # let the abandoned thread finish here, not in a later test
 
 
 def test_server_repr_says_where_and_how() -> None:

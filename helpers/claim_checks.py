@@ -302,16 +302,9 @@ def _import_and_wait(seconds: float) -> int:
 
 async def warm_processes(pool: Executor, processes: int, timeout: float = 60.0) -> int:
     """Wait until ``processes`` workers of ``pool`` have started and imported
-    ``helpers.apps`` (a spawned worker pays for that on its first task); returns how many
-    distinct workers answered. Raises ``TimeoutError`` after ``timeout`` **seconds**."""
-    if processes < 1:
-        raise ValueError(f"processes must be ≥ 1, got {processes}")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    seen: set[int] = set()
-    while len(seen) < processes:
-        if loop.time() > deadline:
-            raise TimeoutError(f"only {len(seen)} of {processes} workers started in {timeout} s")
-        batch = [loop.run_in_executor(pool, _import_and_wait, 0.05) for _ in range(processes)]
-        seen.update(await asyncio.gather(*batch))
-    return len(seen)
+    ``helpers.apps``; returns how many distinct workers answered. Raises ``TimeoutError``
+    after ``timeout`` **seconds**. The probe lives here, so a worker never imports
+    ``helpers.cpu`` (and pandas)."""
+    from helpers.cpu import warm_process_pool
+
+    return await warm_process_pool(pool, processes, timeout, probe=_import_and_wait)

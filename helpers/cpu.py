@@ -248,14 +248,21 @@ def _pid_after(seconds: float) -> int:
     return os.getpid()
 
 
-async def warm_process_pool(pool: Executor, processes: int, timeout: float = 60.0) -> int:
+async def warm_process_pool(
+    pool: Executor,
+    processes: int,
+    timeout: float = 60.0,
+    probe: Callable[[float], int] = _pid_after,
+) -> int:
     """Wait until all ``processes`` workers of ``pool`` have started and answered.
 
     ``ProcessPoolExecutor`` starts a worker per submitted task while none is idle, and a
     ``spawn`` worker first imports the modules it needs (a second or more), so the first
     requests would pay for that. This sends small batches of tasks until ``processes``
     different worker pids have answered, or ``timeout`` **seconds** pass (then it raises
-    ``TimeoutError``). Returns how many distinct workers answered.
+    ``TimeoutError``). Returns how many distinct workers answered. ``probe`` is the task
+    sent (it must return the worker's pid); pass one from a lighter module to keep a
+    spawned worker from importing this one.
     """
     if processes < 1:
         raise ValueError(f"processes must be ≥ 1, got {processes}")
@@ -265,7 +272,7 @@ async def warm_process_pool(pool: Executor, processes: int, timeout: float = 60.
     while len(seen) < processes:
         if loop.time() > deadline:
             raise TimeoutError(f"only {len(seen)} of {processes} workers started in {timeout} s")
-        batch = [loop.run_in_executor(pool, _pid_after, 0.05) for _ in range(processes)]
+        batch = [loop.run_in_executor(pool, probe, 0.05) for _ in range(processes)]
         seen.update(await asyncio.gather(*batch))
     return len(seen)
 

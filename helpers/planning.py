@@ -26,6 +26,17 @@ def _positive(name: str, value: float) -> None:
         raise ValueError(f"{name} must be > 0 and finite, got {value}")
 
 
+def _enough(total: float, each: float) -> int:
+    """The smallest count ≥ 1 with ``count * each >= total``, exact in floating point (a
+    plain ``ceil(total / each)`` can land one short, or one over, after rounding)."""
+    count = max(1, math.ceil(total / each))
+    while count * each < total:
+        count += 1
+    while count > 1 and (count - 1) * each >= total:
+        count -= 1
+    return count
+
+
 def measured_little(run: Run) -> dict[str, float]:
     """Little's law on one burst, over the window from the first handler start to the last
     handler end.
@@ -62,16 +73,17 @@ def workers_needed(target_rps: float, latency_s: float, per_worker: int = 40) ->
         per_worker: slots one worker process has (40 anyio tokens for ``def`` endpoints).
 
     Returns ``in_flight`` (L = λ·W), ``workers`` (⌈L / per_worker⌉) and ``max_rps`` (what
-    that many workers sustain: workers × per_worker ÷ W).
+    that many workers sustain: workers × per_worker ÷ W). Values are not rounded, so
+    ``max_rps >= target_rps`` always holds; round them for display.
     """
     _positive("target_rps", target_rps)
     _positive("latency_s", latency_s)
     if isinstance(per_worker, bool) or not isinstance(per_worker, int) or per_worker < 1:
         raise ValueError(f"per_worker must be an int ≥ 1, got {per_worker!r}")
     in_flight = target_rps * latency_s
-    workers = max(1, math.ceil(in_flight / per_worker - 1e-9))
-    return {"in_flight": round(in_flight, 2), "workers": workers,
-            "max_rps": round(workers * per_worker / latency_s, 1)}  # fmt: skip
+    workers = _enough(in_flight, per_worker)
+    return {"in_flight": in_flight, "workers": workers,
+            "max_rps": workers * per_worker / latency_s}  # fmt: skip
 
 
 def replicas_needed(
@@ -86,6 +98,8 @@ def replicas_needed(
         spare: extra replicas so one can fail or be redeployed without overload.
 
     Returns ``usable_rps_each``, ``replicas_for_load`` and ``replicas`` (with spares).
+    Values are not rounded, so ``replicas_for_load * usable_rps_each >= target_rps`` always
+    holds; round them for display.
     """
     _positive("target_rps", target_rps)
     _positive("per_replica_rps", per_replica_rps)
@@ -94,6 +108,6 @@ def replicas_needed(
     if isinstance(spare, bool) or not isinstance(spare, int) or spare < 0:
         raise ValueError(f"spare must be an int ≥ 0, got {spare!r}")
     usable = per_replica_rps * headroom
-    for_load = max(1, math.ceil(target_rps / usable - 1e-9))
-    return {"usable_rps_each": round(usable, 1), "replicas_for_load": for_load,
+    for_load = _enough(target_rps, usable)
+    return {"usable_rps_each": usable, "replicas_for_load": for_load,
             "replicas": for_load + spare}  # fmt: skip

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpers import apps, serve
 from helpers.planning import measured_little, replicas_needed, workers_needed
@@ -19,6 +21,34 @@ def test_replicas_cover_the_goal_with_headroom_and_spare() -> None:
     plan = replicas_needed(2000, 300, headroom=0.7, spare=1)
     assert plan["replicas_for_load"] * plan["usable_rps_each"] >= 2000
     assert plan["replicas"] == plan["replicas_for_load"] + 1
+
+
+rates = st.floats(min_value=0.01, max_value=1e6, allow_nan=False)
+
+
+@given(target=rates, each=rates, headroom=st.floats(min_value=0.01, max_value=1.0))
+def test_replicas_always_cover_the_goal_and_none_is_wasted(
+    target: float, each: float, headroom: float
+) -> None:
+    plan = replicas_needed(target, each, headroom=headroom, spare=0)
+    assert plan["replicas_for_load"] * plan["usable_rps_each"] >= target
+    if plan["replicas_for_load"] > 1:
+        assert (plan["replicas_for_load"] - 1) * plan["usable_rps_each"] < target
+
+
+@given(target=rates, latency=st.floats(min_value=1e-4, max_value=100.0), per=st.integers(1, 500))
+def test_workers_always_sustain_the_goal(target: float, latency: float, per: int) -> None:
+    plan = workers_needed(target, latency, per_worker=per)
+    assert plan["max_rps"] >= target
+    if plan["workers"] > 1:
+        assert (plan["workers"] - 1) * per < plan["in_flight"]
+
+
+def test_a_rate_rounding_down_for_display_does_not_cut_the_fleet() -> None:
+    # 2000 / 25.32 = 78.99 → 79 replicas; rounding 25.32 to 25.3 gives 79 × 25.3 = 1998.7
+    plan = replicas_needed(2000, 25.32, headroom=1.0, spare=1)
+    assert plan["replicas_for_load"] == 79
+    assert plan["replicas_for_load"] * plan["usable_rps_each"] >= 2000
 
 
 @pytest.mark.parametrize(

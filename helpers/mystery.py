@@ -23,13 +23,13 @@ from fastapi import Depends, FastAPI, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-__all__ = ["PROBLEMS", "Report", "mystery_app", "route_source", "upstream_app"]
+__all__ = ["PROBLEMS", "REPORT_QUERY_S", "Report", "mystery_app", "route_source", "upstream_app"]
 
 PROBLEMS = ("blocking_call", "sync_dependency", "client_per_request", "response_model")
 ORDER_QUERY_S = 0.05
 SESSION_LOOKUP_S = 0.2
 PRICE_DELAY_S = 0.05
-REPORT_QUERY_S = 0.1
+REPORT_QUERY_S = 0.3
 REPORT_LINES = 20
 
 
@@ -74,7 +74,7 @@ async def lookup_session(token: str) -> str:
 
 
 def load_report_sync() -> list[dict[str, Any]]:
-    """The reporting database through a synchronous driver: 100 ms, then the rows."""
+    """The reporting database through a synchronous driver: 300 ms, then the rows."""
     time.sleep(REPORT_QUERY_S)
     return [{"sku": f"sku-{i}", "units": i, "revenue": i * 1.5} for i in range(REPORT_LINES)]
 

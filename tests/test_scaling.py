@@ -1,4 +1,4 @@
-"""helpers.scaling: uvicorn --workers as a subprocess, and client-only bursts against it."""
+"""helpers.scaling: client-only bursts at uvicorn worker processes, and their stamps."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import asyncio
 
 import pytest
 
-from helpers.scaling import bodies_frame, fire_url, process_frame, start_workers
+from helpers.scaling import bodies_frame, fire_url, plot_processes, process_frame
+from helpers.workers import start_workers
 
 
 def test_two_workers_are_two_processes_with_forty_tokens_each() -> None:
-    with start_workers("helpers.scaling:app", workers=2) as server:
+    with start_workers("helpers.worker_app:app", workers=2) as server:
         assert len(server.worker_pids) == 2
         assert server.pid not in server.worker_pids  # the launched process is the manager
         assert server.tokens == 40
@@ -24,25 +25,22 @@ def test_two_workers_are_two_processes_with_forty_tokens_each() -> None:
     assert set(per_process.index) <= server.worker_pids
     assert (per_process["peak_in_flight"] <= 40).all()
     assert set(bodies_frame(run)["pid"]) == set(per_process.index)
+    assert run.traced and run.requests["thread"].str.startswith("pid ").all()
+    fig = plot_processes(run, titles=["two workers"])
+    assert len(fig.axes) == 2
 
 
-def test_one_worker_serves_in_the_launched_process() -> None:
+def test_a_url_target_gets_the_handlers_stamps() -> None:
     with start_workers(workers=1) as server:
-        assert server.worker_pids == {server.pid}
         run = asyncio.run(fire_url(server.url, "/cpu", n=3, params={"limit": 2000}))
     assert run.summary()["ok"] == 3
     assert (bodies_frame(run)["primes"] == 303).all()
+    assert set(run.requests["pid"]) == {server.pid}
 
 
-def test_a_bad_target_fails_with_uvicorns_stderr() -> None:
-    with pytest.raises(RuntimeError, match="stderr"):
-        start_workers("helpers.no_such_module:app", workers=1, timeout=20)
-
-
-@pytest.mark.parametrize("workers", [0, 17, True])
-def test_workers_is_validated(workers: int) -> None:
-    with pytest.raises((ValueError, TypeError)):
-        start_workers(workers=workers)
+def test_plot_processes_needs_a_title_per_run() -> None:
+    with pytest.raises(ValueError, match="titles"):
+        plot_processes(titles=["one too many"])
 
 
 def test_fire_url_refuses_non_loopback_addresses() -> None:

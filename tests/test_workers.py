@@ -1,0 +1,30 @@
+"""helpers.workers: uvicorn --workers as a subprocess of the kernel."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.workers import start_workers
+
+
+def test_one_worker_serves_in_the_launched_process() -> None:
+    with start_workers(workers=1) as server:
+        assert server.worker_pids == {server.pid}
+        assert server.running
+    assert not server.running
+
+
+def test_a_bad_target_fails_with_uvicorns_stderr() -> None:
+    with pytest.raises(RuntimeError, match="stderr"):
+        start_workers("helpers.no_such_module:app", workers=1, timeout=20)
+
+
+@pytest.mark.parametrize("workers", [0, 17, True])
+def test_workers_is_validated(workers: int) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        start_workers(workers=workers)
+
+
+def test_target_must_be_an_import_string() -> None:
+    with pytest.raises(ValueError, match=r"package\.module:app"):
+        start_workers("helpers.worker_app", workers=1)

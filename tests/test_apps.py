@@ -1,11 +1,19 @@
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Iterator
 
 import pytest
-from fastapi.testclient import TestClient
 
-from helpers import apps
+from helpers import Server, apps, serve
+from tests.conftest import burst
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    with serve(apps.demo_app(processes=1, title="test_apps"), trace=False) as running:
+        yield running
 
 
 def test_burn_cpu_uses_about_the_cpu_time_asked_for() -> None:
@@ -25,20 +33,18 @@ ROUTES = ["/async_sleep", "/sync_sleep", "/blocking_in_async", "/cpu_async", "/c
 
 
 @pytest.mark.parametrize("path", ROUTES)
-def test_every_variant_answers(path: str) -> None:
-    with TestClient(apps.demo_app(processes=1)) as client:
-        response = client.get(path, params={"seconds": 0.01})
-    assert response.status_code == 200, response.text
+def test_every_variant_answers(server: Server, path: str) -> None:
+    run = burst(server, path, n=1, params={"seconds": 0.01})
+    assert (run.requests["status"] == 200).all(), run.requests["body"].tolist()
 
 
-def test_durations_are_bounded_with_a_clear_error() -> None:
-    with TestClient(apps.demo_app()) as client:
-        response = client.get("/async_sleep", params={"seconds": 1000})
-    assert response.status_code == 422
-    assert "less than or equal to 30" in response.text
+def test_durations_are_bounded_with_a_clear_error(server: Server) -> None:
+    run = burst(server, "/async_sleep", n=1, params={"seconds": 1000})
+    assert (run.requests["status"] == 422).all()
+    assert "less than or equal to 30" in run.requests["body"].iloc[0]
 
 
-def test_health_routes() -> None:
-    with TestClient(apps.demo_app()) as client:
-        assert client.get("/health_async").json() == {"status": "ok"}
-        assert client.get("/health_def").json() == {"status": "ok"}
+@pytest.mark.parametrize("path", ["/health_async", "/health_def"])
+def test_health_routes(server: Server, path: str) -> None:
+    body = burst(server, path, n=1).requests["body"].iloc[0]
+    assert json.loads(body) == {"status": "ok"}

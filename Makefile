@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 
-.PHONY: lab test setup lint typecheck unit notebooks browser-deps test-browser test-matrix bench figures handout nav clean
+.PHONY: lab test setup lint typecheck unit notebooks browser-deps test-browser test-matrix stress bench figures handout nav clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ test-browser: setup browser-deps
 # Unit tests and one notebook on each supported Python (pyenv provides them here).
 test-matrix:
 	bash scripts/test_matrix.sh
+
+# Every notebook with one core kept busy by another program (ROUNDS=2): finds checkpoints
+# that would fail on a loaded machine. Not part of CI (it loads the machine on purpose).
+stress: setup
+	bash scripts/stress_notebooks.sh
 
 # Figures for the README (docs/img/) and an offline HTML handout (build/handout/), both
 # from live runs at full size.

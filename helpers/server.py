@@ -17,13 +17,13 @@ import threading
 import time
 import warnings
 from collections.abc import Awaitable, Callable, MutableMapping
-from types import TracebackType
 from typing import Any
 
 import anyio.to_thread
 import uvicorn
 
 from helpers.probes import Sampler, Samples
+from helpers.stoppable import Stoppable
 from helpers.tracing import COLLECTOR, install_tracing
 
 __all__ = ["Server", "serve", "stop_all"]
@@ -82,7 +82,7 @@ def _record_for(traceparent: bytes) -> Any:
         return None
 
 
-class Server:
+class Server(Stoppable):
     """A running uvicorn server for one app. Use ``serve()`` to create one.
 
     Attributes: ``url`` (``http://127.0.0.1:PORT``), ``port``, ``app``, ``thread_limit``
@@ -202,17 +202,6 @@ class Server:
                 RuntimeWarning,
                 stacklevel=2,
             )
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

@@ -19,9 +19,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from types import TracebackType
 
 import httpx
+
+from helpers.stoppable import Stoppable
 
 __all__ = ["WorkerServer", "start_workers", "stop_all_workers"]
 
@@ -38,7 +39,7 @@ def _free_port(host: str) -> int:
         return port
 
 
-class WorkerServer:
+class WorkerServer(Stoppable):
     """``python -m uvicorn TARGET --workers N`` in a subprocess. Use ``start_workers()``.
 
     Attributes: ``url``, ``port``, ``workers``, ``target``, ``pid`` (the process uvicorn
@@ -167,17 +168,6 @@ class WorkerServer:
                 os.killpg(self._process.pid, sig)
         else:
             self._process.terminate()
-
-    def __enter__(self) -> WorkerServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __repr__(self) -> str:
         state = "running" if self.running else "stopped"

@@ -1,0 +1,29 @@
+"""A base for the lab's running things (servers, worker processes): ``with`` stops them."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TypeVar
+
+__all__ = ["Stoppable"]
+
+_S = TypeVar("_S", bound="Stoppable")
+
+
+class Stoppable:
+    """``with thing: ...`` calls ``thing.stop()`` on the way out, even after an error."""
+
+    def stop(self) -> None:
+        """Stop the thing; subclasses implement it (safe to call twice)."""
+        raise NotImplementedError
+
+    def __enter__(self: _S) -> _S:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

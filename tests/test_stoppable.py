@@ -1,0 +1,33 @@
+"""helpers.stoppable: leaving a with block stops the thing, also after an error."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.stoppable import Stoppable
+
+
+class Recorder(Stoppable):
+    def __init__(self) -> None:
+        self.stops = 0
+
+    def stop(self) -> None:
+        self.stops += 1
+
+
+def test_with_returns_the_thing_and_stops_it() -> None:
+    with Recorder() as thing:
+        assert thing.stops == 0
+    assert thing.stops == 1
+
+
+def test_an_error_inside_still_stops_and_propagates() -> None:
+    thing = Recorder()
+    with pytest.raises(ZeroDivisionError), thing:
+        1 / 0  # noqa: B018
+    assert thing.stops == 1
+
+
+def test_a_subclass_must_implement_stop() -> None:
+    with pytest.raises(NotImplementedError), Stoppable():
+        pass

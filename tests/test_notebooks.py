@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -24,19 +24,37 @@ def test_there_are_notebooks() -> None:
 CPYTHON_AST_RACE = "AST constructor recursion depth mismatch"
 
 
+def kernel_seconds(nb: nbformat.NotebookNode) -> float:
+    """Seconds the kernel spent executing the code cells of the last Run All, from the
+    kernel's own message timestamps (``execute_input`` → ``execute_reply``), which nbclient
+    records in each cell's metadata.
+
+    Not the client's wall clock: under load, nbclient's asyncio ZMQ client has been seen
+    (twice in ~50 loaded runs of the playground) to pick up a reply that the kernel had sent
+    after 1.5 s only when its whole cell timeout ran out — a stall in the test client, not in
+    the notebook."""
+    total = 0.0
+    for cell in nb.cells:
+        stamps = cell.metadata.get("execution", {}) if cell.cell_type == "code" else {}
+        if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
+            began = datetime.fromisoformat(stamps["iopub.execute_input"].replace("Z", "+00:00"))
+            ended = datetime.fromisoformat(stamps["shell.execute_reply"].replace("Z", "+00:00"))
+            total += (ended - began).total_seconds()
+    return total
+
+
 def run_all_twice(path: Path) -> tuple[list[dict[str, object]], list[float]]:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
-        nb, timeout=180, kernel_name="python3", allow_errors=True,
+        nb, timeout=90, kernel_name="python3", allow_errors=True,
         resources={"metadata": {"path": path.parent}},
     )  # fmt: skip
     durations = []
     with client.setup_kernel():
         for _ in range(2):
-            started = time.monotonic()
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
-            durations.append(time.monotonic() - started)
+            durations.append(kernel_seconds(nb))
     errors = [
         output
         for cell in nb.cells
@@ -59,4 +77,4 @@ def test_notebook_runs_all_twice_in_one_kernel(path: Path) -> None:
     if errors and all(CPYTHON_AST_RACE in str(e.get("evalue", "")) for e in errors):
         errors, durations = run_all_twice(path)
     assert not errors, [(e.get("ename"), e.get("evalue")) for e in errors]
-    assert max(durations) < FAST_LIMIT_S, f"{path.name} took {durations} s in fast mode"
+    assert max(durations) < FAST_LIMIT_S, f"{path.name}'s cells took {durations} s in fast mode"

@@ -34,12 +34,16 @@ def kernel_seconds(nb: nbformat.NotebookNode) -> float:
     after 1.5 s only when its whole cell timeout ran out — a stall in the test client, not in
     the notebook."""
     total = 0.0
-    for cell in nb.cells:
-        stamps = cell.metadata.get("execution", {}) if cell.cell_type == "code" else {}
-        if "iopub.execute_input" in stamps and "shell.execute_reply" in stamps:
-            began = datetime.fromisoformat(stamps["iopub.execute_input"].replace("Z", "+00:00"))
-            ended = datetime.fromisoformat(stamps["shell.execute_reply"].replace("Z", "+00:00"))
-            total += (ended - began).total_seconds()
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or not cell.source.strip():
+            continue
+        stamps = cell.metadata.get("execution", {})
+        assert {"iopub.execute_input", "shell.execute_reply"} <= stamps.keys(), (
+            f"cell {index} has no kernel timestamps, so Run All cannot be timed: {stamps}"
+        )
+        began = datetime.fromisoformat(stamps["iopub.execute_input"].replace("Z", "+00:00"))
+        ended = datetime.fromisoformat(stamps["shell.execute_reply"].replace("Z", "+00:00"))
+        total += (ended - began).total_seconds()
     return total
 
 

@@ -62,16 +62,22 @@ async def fire_url(
     return run
 
 
+def _json_object(body: object) -> dict[str, Any] | None:
+    """A response body parsed as a JSON object, or ``None`` (no body, not JSON, not an object)."""
+    try:
+        data = json.loads(body) if isinstance(body, str) else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def _attach_stamps(run: Run, wall0: float) -> None:
     r = run.requests
     pids: list[int | None] = []
     names: dict[tuple[int, int], str] = {}
     for i, body in enumerate(r["body"]):
-        try:
-            data = json.loads(body) if isinstance(body, str) else None
-        except ValueError:
-            data = None
-        if not (isinstance(data, dict) and {"pid", "thread_id", "start", "end"} <= data.keys()):
+        data = _json_object(body)
+        if not (data is not None and {"pid", "thread_id", "start", "end"} <= data.keys()):
             pids.append(None)
             continue
         pid, key = int(data["pid"]), (int(data["pid"]), int(data["thread_id"]))
@@ -95,11 +101,8 @@ def bodies_frame(run: Run) -> Any:
 
     rows = []
     for request_id, body in zip(run.requests["id"], run.requests["body"]):
-        try:
-            data = json.loads(body) if isinstance(body, str) else None
-        except ValueError:
-            data = None
-        if isinstance(data, dict):
+        data = _json_object(body)
+        if data is not None:
             rows.append({"id": request_id, **data})
     return pd.DataFrame(rows)
 

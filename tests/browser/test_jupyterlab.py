@@ -114,15 +114,22 @@ PANEL = """(name) => {
   }
   return null;
 }"""
-READY = """(name) => {
+
+
+def with_panel(script: str) -> str:
+    """``script`` with ``(PANEL)`` replaced by the panel-finding function above."""
+    return script.replace("(PANEL)", f"({PANEL})")
+
+
+READY = with_panel("""(name) => {
   const panel = (PANEL)(name);
   if (!panel) return false;
   window.jupyterapp.shell.activateById(panel.id);
   const session = panel.sessionContext.session;
   return !!(session && session.kernel && session.kernel.status === 'idle'
             && window.jupyterapp.shell.currentWidget === panel);
-}""".replace("(PANEL)", f"({PANEL})")
-PROGRESS = """(name) => {
+}""")
+PROGRESS = with_panel("""(name) => {
   const panel = (PANEL)(name);
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
   const cells = panel.content.widgets.filter(c => c.model.type === 'code');
@@ -132,21 +139,21 @@ PROGRESS = """(name) => {
   const errors = cells.filter(c => !tagged(c) && c.model.outputs.toJSON()
                                    .some(o => o.output_type === 'error')).length;
   return {idle: !!kernel && kernel.status === 'idle', ran, total: cells.length, errors};
-}""".replace("(PANEL)", f"({PANEL})")
-RUN = """async (name) => {
+}""")
+RUN = with_panel("""async (name) => {
   const panel = (PANEL)(name);
   window.jupyterapp.shell.activateById(panel.id);
   await window.jupyterapp.commands.execute('notebook:run-all-cells');
-}""".replace("(PANEL)", f"({PANEL})")
-SAVED = """async (name) => {
+}""")
+SAVED = with_panel("""async (name) => {
   const panel = (PANEL)(name);
   await panel.context.save();
   return !panel.context.model.dirty;
-}""".replace("(PANEL)", f"({PANEL})")
-SHUTDOWN = """async (name) => {
+}""")
+SHUTDOWN = with_panel("""async (name) => {
   const panel = (PANEL)(name);
   await panel.sessionContext.shutdown();
-}""".replace("(PANEL)", f"({PANEL})")
+}""")
 
 
 def wait_until_finished(page: object, name: str) -> dict[str, object]:

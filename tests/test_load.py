@@ -31,11 +31,15 @@ def test_def_endpoint_runs_in_three_waves_on_forty_threads(demo: Server) -> None
 def test_thread_limit_ten_gives_ten_waves() -> None:
     from helpers import apps
 
+    # 1 s handlers, as in the three-wave test: a wave boundary is then a 0.5 s gap in start
+    # times, so a stall in the intake on a loaded machine cannot split a wave (0.5 s handlers
+    # once gave 11 waves on a busy CI run: a 0.25 s pause was enough).
     with serve(apps.demo_app(title="limit-10"), thread_limit=10) as server:
-        run = burst(server, "/sync_sleep", n=100, params={"seconds": 0.5})
+        run = burst(server, "/sync_sleep", n=100, params={"seconds": 1.0})
     s = run.summary()
     assert s["worker_threads"] == 10
     assert s["waves"] == 10
+    assert s["makespan_s"] >= 9.5  # 100 × 1 s on 10 threads cannot finish sooner
     assert s["peak_busy"] == 10
     assert s["thread_limit"] == 10
 

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from helpers.heap import frozen_heap
 from helpers.probes import Samples
 from helpers.run import ClientRecord, Run, build_run
 from helpers.server import Server
@@ -144,7 +145,9 @@ async def fire(
 
     Every request goes over its own TCP connection (``helpers.transport``) so the client
     is not the bottleneck, and carries a W3C ``traceparent`` whose trace id joins it to
-    the server's spans.
+    the server's spans. Objects that existed before the burst are hidden from the garbage
+    collector until it ends (``helpers.heap``), so a full collection of the notebook's
+    history cannot freeze the burst; what the burst itself allocates is collected as usual.
     """
     method = _validate(server, path, n, params, json, method, concurrency, timeout)
     for i in range(min(n, 1) if callable(params) else 0):
@@ -171,52 +174,55 @@ async def fire(
     limit: AbstractAsyncContextManager[Any] = (
         asyncio.Semaphore(concurrency) if concurrency else nullcontext()
     )
-    sampler = target.start_sampler() if target is not None else None
-    if sampler is not None:
-        # Give the probe a head start (≤ 1 s) so it runs before the first request lands;
-        # a server loop that is blocked right now just gets the burst without the wait.
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(sampler)), 1.0)
-    # The transport is called directly: AsyncClient.send adds ~0.07 ms per request and an
-    # INFO log line per request, which would flood a kernel that logs at INFO.
-    transport = OneShotTransport()
-    t0 = time.perf_counter()
-    try:
+    # The notebook's old objects (figures, tables, earlier runs) are kept out of the
+    # collector's way until the burst is over: see helpers/heap.py.
+    with frozen_heap():
+        sampler = target.start_sampler() if target is not None else None
+        if sampler is not None:
+            # Give the probe a head start (≤ 1 s) so it runs before the first request lands;
+            # a server loop that is blocked right now just gets the burst without the wait.
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(sampler)), 1.0)
+        # The transport is called directly: AsyncClient.send adds ~0.07 ms per request and an
+        # INFO log line per request, which would flood a kernel that logs at INFO.
+        transport = OneShotTransport()
+        t0 = time.perf_counter()
+        try:
 
-        async def one(index: int) -> None:
-            async with limit:
-                headers = {
-                    **base_headers,
-                    "traceparent": f"00-{trace_ids[index]:032x}-{index + 1:016x}-01",
-                }
-                request = httpx.Request(method, url_for(index), headers=headers, content=body)
-                status: int | None = None
-                error: str | None = None
-                text: str | None = None
-                sent = time.perf_counter()
-                try:
-                    response = await _within(transport.handle_async_request(request), timeout)
-                    status = response.status_code
-                    text = response.text[:BODY_LIMIT]
-                except asyncio.TimeoutError:
-                    error = f"timed out after {timeout} s"
-                except (httpx.HTTPError, OSError) as exc:
-                    error = f"{type(exc).__name__}: {exc}"
-                clients[index] = ClientRecord(
-                    index, path, sent, time.perf_counter(), status, error, text
-                )
+            async def one(index: int) -> None:
+                async with limit:
+                    headers = {
+                        **base_headers,
+                        "traceparent": f"00-{trace_ids[index]:032x}-{index + 1:016x}-01",
+                    }
+                    request = httpx.Request(method, url_for(index), headers=headers, content=body)
+                    status: int | None = None
+                    error: str | None = None
+                    text: str | None = None
+                    sent = time.perf_counter()
+                    try:
+                        response = await _within(transport.handle_async_request(request), timeout)
+                        status = response.status_code
+                        text = response.text[:BODY_LIMIT]
+                    except asyncio.TimeoutError:
+                        error = f"timed out after {timeout} s"
+                    except (httpx.HTTPError, OSError) as exc:
+                        error = f"{type(exc).__name__}: {exc}"
+                    clients[index] = ClientRecord(
+                        index, path, sent, time.perf_counter(), status, error, text
+                    )
 
-        await _run_all([one(i) for i in range(n)], progress)
-        if records is not None:
-            await _settle(records, clients, timeout)
-    finally:
-        await transport.aclose()
-        samples = (
-            await target.stop_sampler(sampler)
-            if target is not None and sampler is not None
-            else Samples()
-        )
-        COLLECTOR.release(trace_ids)
+            await _run_all([one(i) for i in range(n)], progress)
+            if records is not None:
+                await _settle(records, clients, timeout)
+        finally:
+            await transport.aclose()
+            samples = (
+                await target.stop_sampler(sampler)
+                if target is not None and sampler is not None
+                else Samples()
+            )
+            COLLECTOR.release(trace_ids)
     done = [c for c in clients if c is not None]
     return build_run(
         done,

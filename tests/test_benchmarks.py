@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import gc
 import json
 from pathlib import Path
 
@@ -149,3 +150,13 @@ def test_agenda_block_is_rewritten_from_timings(tmp_path: Path) -> None:
     assert "| failed |" in text
     missing = tmp_path / "none.md"
     assert not write_agenda({}, "x", missing)
+
+
+def test_heap_benchmark_measures_both_pauses_side_by_side() -> None:
+    from benchmarks import heap_pause
+
+    section = asyncio.run(heap_pause.measure(objects=20_000, repeats=1))
+    pause, lag = section.results
+    assert pause.status in ("pass", "miss") and "frozen ÷ as is" in pause.benchmark
+    assert "as is" in lag.measured and "frozen" in lag.measured
+    assert gc.get_freeze_count() == 0, "the benchmark gives the heap back"

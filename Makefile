@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 
-.PHONY: lab test setup lint typecheck unit notebooks browser-deps test-browser test-matrix stress bench figures handout nav clean
+.PHONY: lab test setup lint typecheck unit notebooks browser-deps bench-deps test-browser test-matrix stress bench figures handout nav clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,7 +69,13 @@ handout: setup
 nav: setup
 	$(BIN)/python scripts/make_nav.py
 
-bench: setup
+# wrk (Debian's package) loads the server from a separate process for the tracing-cost rows.
+bench-deps:
+	@command -v wrk >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq wrk; }
+
+bench: setup bench-deps
 	$(BIN)/python -m benchmarks.run
 
 clean:

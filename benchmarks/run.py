@@ -17,7 +17,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import fidelity, heap_pause, lag_probe, notebook_time, tracing_cost
+from benchmarks import collector_pause, fidelity, lag_probe, notebook_time, tracing_cost
 from benchmarks.agenda import WORKSHOP
 from benchmarks.report import Result, Section, load_average, machine_info, render, write
 from helpers import stop_all
@@ -44,10 +44,10 @@ def _lag(quick: bool) -> Section:
     return asyncio.run(lag_probe.measure(repeats=2 if quick else 5))
 
 
-def _heap(quick: bool) -> Section:
+def _collector(quick: bool) -> Section:
     if quick:
-        return asyncio.run(heap_pause.measure(objects=100_000, repeats=1))
-    return asyncio.run(heap_pause.measure())
+        return asyncio.run(collector_pause.measure(objects=100_000, repeats=1))
+    return asyncio.run(collector_pause.measure())
 
 
 def _notebooks(quick: bool) -> Section:
@@ -64,7 +64,7 @@ BENCHMARKS: dict[str, Callable[[bool], Section]] = {
     "fidelity": _fidelity,
     "tracing": _tracing,
     "lag": _lag,
-    "heap": _heap,
+    "collector": _collector,
     "notebooks": _notebooks,
 }
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from helpers.heap import frozen_heap
+from helpers.collector import full_collections_deferred
 from helpers.probes import Samples
 from helpers.run import ClientRecord, Run, build_run
 from helpers.server import Server
@@ -145,9 +145,9 @@ async def fire(
 
     Every request goes over its own TCP connection (``helpers.transport``) so the client
     is not the bottleneck, and carries a W3C ``traceparent`` whose trace id joins it to
-    the server's spans. Objects that existed before the burst are hidden from the garbage
-    collector until it ends (``helpers.heap``), so a full collection of the notebook's
-    history cannot freeze the burst; what the burst itself allocates is collected as usual.
+    the server's spans. No automatic *full* garbage collection starts during the burst
+    (``helpers.collector``), so a walk over the notebook's history cannot freeze it; young
+    collections of what the burst allocates run as usual.
     """
     method = _validate(server, path, n, params, json, method, concurrency, timeout)
     for i in range(min(n, 1) if callable(params) else 0):
@@ -174,9 +174,9 @@ async def fire(
     limit: AbstractAsyncContextManager[Any] = (
         asyncio.Semaphore(concurrency) if concurrency else nullcontext()
     )
-    # The notebook's old objects (figures, tables, earlier runs) are kept out of the
-    # collector's way until the burst is over: see helpers/heap.py.
-    with frozen_heap():
+    # A full collection walks the notebook's whole history (figures, tables, earlier runs)
+    # and would freeze the burst for hundreds of ms: see helpers/collector.py.
+    with full_collections_deferred():
         sampler = target.start_sampler() if target is not None else None
         if sampler is not None:
             # Give the probe a head start (≤ 1 s) so it runs before the first request lands;

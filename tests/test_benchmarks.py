@@ -152,11 +152,15 @@ def test_agenda_block_is_rewritten_from_timings(tmp_path: Path) -> None:
     assert not write_agenda({}, "x", missing)
 
 
-def test_heap_benchmark_measures_both_pauses_side_by_side() -> None:
-    from benchmarks import heap_pause
+def test_collector_benchmark_measures_shipped_and_unguarded_side_by_side() -> None:
+    from benchmarks import collector_pause
+    from helpers import load
 
-    section = asyncio.run(heap_pause.measure(objects=20_000, repeats=1))
-    pause, lag = section.results
-    assert pause.status in ("pass", "miss") and "frozen ÷ as is" in pause.benchmark
-    assert "as is" in lag.measured and "frozen" in lag.measured
-    assert gc.get_freeze_count() == 0, "the benchmark gives the heap back"
+    guard, thresholds = load.full_collections_deferred, gc.get_threshold()
+    section = asyncio.run(collector_pause.measure(objects=20_000, repeats=1))
+    pause, lag, automatic = section.results
+    assert "full collection" in pause.benchmark and "forced" in lag.measured
+    assert "as shipped" in automatic.measured and "guard removed" in automatic.measured
+    assert automatic.status in ("pass", "miss")
+    assert load.full_collections_deferred is guard, "the benchmark puts the guard back"
+    assert gc.get_threshold() == thresholds

@@ -20,7 +20,7 @@ from helpers.server import Server, serve
 
 __all__ = ["KINDS", "Playground"]
 
-display: Callable[..., None] = _untyped_display  # IPython ships no type hints for it
+display: Callable[..., Any] = _untyped_display  # IPython ships no type hints for it
 
 KINDS = {
     "async def + await asyncio.sleep": "/async_sleep",
@@ -77,6 +77,7 @@ class Playground:
         self.app = demo_app(title="playground")
         self.last_run: Run | None = None
         self._task: asyncio.Task[Run] | None = None
+        self._redraw: Callable[[Any], None] | None = None
 
     def _ipython_display_(self) -> None:
         display(self.box)
@@ -101,7 +102,33 @@ class Playground:
         return self.server
 
     async def run(self) -> Run:
-        """Fire one burst with the current settings and redraw the figure."""
+        """Fire one burst with the current settings and show its figure as this cell's output.
+
+        The figure is an ordinary display output (a PNG in a saved or headless-executed
+        notebook, so the handout shows it too); pressing **Fire!** afterwards redraws the
+        output of the cell that called ``run()`` last, in place. Before any cell has called
+        it, a press draws the figure inside the controls instead.
+        """
+        run = await self._fire()
+        self._show(run, as_cell_output=True)
+        return run
+
+    def _show(self, run: Run, as_cell_output: bool) -> None:
+        figure = run.plot()
+        if as_cell_output:
+            handle = display(figure, display_id=True)  # None outside IPython
+            self._redraw = handle.update if handle is not None else None
+            self.output.clear_output()
+        elif self._redraw is not None:
+            # update_display_data reaches the cell output run() last created, wherever it is
+            self._redraw(figure)
+        else:
+            # output made in a widget callback belongs to no cell: draw it inside the controls
+            self.output.clear_output(wait=True)
+            with self.output:
+                display(figure)
+
+    async def _fire(self) -> Run:
         s = self.settings()
         self.button.disabled = True
         self.status.value = f"<i>firing {s['n']} requests at {s['path']} …</i>"
@@ -125,15 +152,17 @@ class Playground:
             f"{summary['worker_threads']} worker threads · {summary['waves']} wave(s) · "
             f"max lag {summary['max_lag_ms']:.0f} ms"
         )
-        self.output.clear_output(wait=True)
-        with self.output:
-            display(run.plot())
+        return run
+
+    async def _fire_and_redraw(self) -> Run:
+        run = await self._fire()
+        self._show(run, as_cell_output=False)
         return run
 
     def _clicked(self, _: object) -> None:
         # Widget callbacks are synchronous; the burst runs as a task on the kernel's loop.
         if self._task is None or self._task.done():
-            self._task = asyncio.ensure_future(self.run())
+            self._task = asyncio.ensure_future(self._fire_and_redraw())
 
     def stop(self) -> None:
         """Stop the playground's server."""

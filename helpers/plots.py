@@ -201,8 +201,16 @@ def compare(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
     for i, run in enumerate(runs):
         if not isinstance(run, RunType):
             raise TypeError(f"compare takes Run objects; argument {i} is {type(run).__name__}")
-    if titles is not None and len(titles) != len(runs):
-        raise ValueError(f"titles has {len(titles)} entries for {len(runs)} runs")
+    if titles is not None:
+        if isinstance(titles, str) or not isinstance(titles, Sequence):
+            raise TypeError(
+                f"titles must be a list of strings, one per run; got {type(titles).__name__}"
+            )
+        if len(titles) != len(runs):
+            raise ValueError(f"titles has {len(titles)} entries for {len(runs)} runs")
+        for i, name in enumerate(titles):
+            if not isinstance(name, str):
+                raise TypeError(f"titles[{i}] must be a string, got {name!r}")
     names = list(titles) if titles is not None else [_default_title(r) for r in runs]
     fig = LabFigure(figsize=(6.5 * len(runs) + 2, 9), layout="constrained")
     axes = fig.subplots(3, len(runs), sharex=True, sharey="row", squeeze=False,

@@ -39,6 +39,9 @@ def _free_port(host: str) -> int:
         return port
 
 
+LOOPBACK_HOSTS = ("127.0.0.1",)  # IPv4 only: _free_port probes with AF_INET
+
+
 class WorkerServer(Stoppable):
     """``python -m uvicorn TARGET --workers N`` in a subprocess. Use ``start_workers()``.
 
@@ -50,6 +53,10 @@ class WorkerServer(Stoppable):
     """
 
     def __init__(self, target: str, workers: int, host: str = "127.0.0.1") -> None:
+        if host not in LOOPBACK_HOSTS:
+            raise ValueError(
+                f"host must be a loopback address ({', '.join(LOOPBACK_HOSTS)}); got {host!r}"
+            )
         self.target = target
         self.workers = workers
         self.port = _free_port(host)

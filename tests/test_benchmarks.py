@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import gc
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -125,9 +126,30 @@ def test_failing_notebook_is_reported_not_raised(tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("1 / 0")]
     nbformat.write(nb, tmp_path / "broken.ipynb")
-    [result] = notebook_time.measure(tmp_path).results
-    assert result.status == "failed"
-    assert result.note.startswith("failed: cell 1: ZeroDivisionError")
+    full, fast = notebook_time.measure(tmp_path).results
+    assert (full.benchmark, fast.benchmark) == (
+        "notebook broken.ipynb", "notebook broken.ipynb, LAB_FAST=1",
+    )  # fmt: skip
+    for result in (full, fast):
+        assert result.status == "failed"
+        assert result.note.startswith("failed: cell 1: ZeroDivisionError")
+
+
+def test_notebooks_are_timed_at_full_size_and_in_fast_mode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LAB_FAST", "caller's")
+    with notebook_time._size(fast=True):
+        assert os.environ["LAB_FAST"] == "1"
+    with notebook_time._size(fast=False):
+        assert "LAB_FAST" not in os.environ
+    assert os.environ["LAB_FAST"] == "caller's"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, tmp_path / "tiny.ipynb")
+    full, fast = notebook_time.measure(tmp_path).results
+    assert full.status == fast.status == "pass"
+    assert (full.target, fast.target) == ("≤ 40 s", "≤ 15 s")
 
 
 def test_main_writes_the_page(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from datetime import datetime
 from pathlib import Path
@@ -47,7 +48,34 @@ def kernel_seconds(nb: nbformat.NotebookNode) -> float:
     return total
 
 
-def run_all_twice(path: Path) -> tuple[list[dict[str, object]], list[float]]:
+# Run in the kernel after each Run All: which lab servers still run, and whether anything
+# in the kernel or its child processes listens beyond loopback.
+AUDIT = """
+import ipaddress as _ip, json as _json, threading as _threading, psutil as _psutil
+_me = _psutil.Process()
+_listening = [c.laddr for _p in [_me, *_me.children(recursive=True)]
+              for c in _p.net_connections(kind="inet") if c.status == _psutil.CONN_LISTEN]
+print(_json.dumps({
+    "servers": sorted(t.name for t in _threading.enumerate() if t.name.startswith("lab-server-")),
+    "exposed": [f"{a.ip}:{a.port}" for a in _listening if not _ip.ip_address(a.ip).is_loopback],
+}))
+"""
+
+
+def audit(client: NotebookClient) -> dict[str, list[str]]:
+    cell = nbformat.v4.new_code_cell(AUDIT)
+    client.execute_cell(cell, 0)
+    texts = [o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream"]
+    assert texts, f"the audit cell printed nothing: {cell.outputs}"
+    result: dict[str, list[str]] = json.loads(texts[-1])
+    return result
+
+
+def run_all_twice(
+    path: Path, audits: list[dict[str, list[str]]] | None = None
+) -> tuple[list[dict[str, object]], list[float]]:
+    """Run every cell twice in one kernel; errors of the cells and kernel seconds per Run
+    All. ``audits`` (if given) receives what ``AUDIT`` saw after each Run All."""
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb, timeout=90, kernel_name="python3", allow_errors=True,
@@ -59,6 +87,8 @@ def run_all_twice(path: Path) -> tuple[list[dict[str, object]], list[float]]:
             for index, cell in enumerate(nb.cells):
                 client.execute_cell(cell, index)
             durations.append(kernel_seconds(nb))
+            if audits is not None:
+                audits.append(audit(client))
     errors = [
         output
         for cell in nb.cells
@@ -77,8 +107,18 @@ def test_notebook_runs_all_twice_in_one_kernel(path: Path) -> None:
         f"{path.name} is committed with outputs; clear them"
     )
     os.environ.setdefault("LAB_FAST", "1")
-    errors, durations = run_all_twice(path)
+    audits: list[dict[str, list[str]]] = []
+    errors, durations = run_all_twice(path, audits)
     if errors and all(CPYTHON_AST_RACE in str(e.get("evalue", "")) for e in errors):
-        errors, durations = run_all_twice(path)
+        audits.clear()
+        errors, durations = run_all_twice(path, audits)
     assert not errors, [(e.get("ename"), e.get("evalue")) for e in errors]
     assert max(durations) < FAST_LIMIT_S, f"{path.name}'s cells took {durations} s in fast mode"
+    first, second = audits
+    assert first["servers"] == [] and second["servers"] == [], (
+        f"{path.name} leaves lab servers running after Run All (its last cell should stop "
+        f"them): after the first {first['servers']}, after the second {second['servers']}"
+    )
+    assert first["exposed"] == [] and second["exposed"] == [], (
+        f"something in {path.name}'s kernel listens beyond loopback: {first} {second}"
+    )

@@ -120,3 +120,75 @@ def test_any_bad_timeline_grouping_is_named(by: Any) -> None:
         return
     with pytest.raises(ValueError, match="by must be one of"):
         plot_timeline(make_run(), by=by)
+
+
+@FAST
+@given(params=anything)
+def test_any_bad_params_is_named(demo: Server, params: Any) -> None:
+    error = fire_error(demo, params=params)
+    valid = params is None or isinstance(params, dict)
+    assert (error is None) == valid
+    if error is not None:
+        assert "params must be" in str(error)
+
+
+@FAST
+@given(params=st.one_of(st.integers(), st.text(max_size=4), st.lists(st.integers(), max_size=2)))
+def test_a_params_function_returning_no_mapping_is_named(demo: Server, params: Any) -> None:
+    error = fire_error(demo, params=lambda index: params)
+    assert error is not None and "params(0) must return a mapping" in str(error)
+
+
+@FAST
+@given(json=st.one_of(anything, st.sets(st.integers(), max_size=2), st.builds(object)))
+def test_any_json_body_that_cannot_be_encoded_is_named(demo: Server, json: Any) -> None:
+    import json as jsonlib
+
+    def encodable(value: Any) -> bool:
+        try:
+            jsonlib.dumps(value)
+        except (TypeError, ValueError):
+            return False
+        return True
+
+    error = fire_error(demo, json=json, method="POST")
+    if encodable(json):
+        assert error is None
+    else:
+        assert error is not None and "json must be JSON-serializable" in str(error)
+
+
+@FAST
+@given(method=st.one_of(anything, st.sampled_from(["get", "POST", "Delete", "TRACE", "FETCH"])))
+def test_any_unknown_method_is_named(demo: Server, method: Any) -> None:
+    error = fire_error(demo, method=method)
+    known = isinstance(method, str) and method.upper() in (
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS",
+    )  # fmt: skip
+    assert (error is None) == known
+    if error is not None:
+        assert "method must be one of" in str(error)
+
+
+@settings(max_examples=40, deadline=None)
+@given(titles=st.one_of(anything, st.lists(anything, max_size=3)))
+def test_any_bad_compare_titles_are_named(titles: Any) -> None:
+    from helpers import compare
+
+    runs = (make_run(), make_run())
+    good = isinstance(titles, list) and len(titles) == 2 and all(isinstance(t, str) for t in titles)
+    if good or titles is None:
+        return  # drawing real figures here would only repeat test_plots.py
+    with pytest.raises((ValueError, TypeError), match="titles"):
+        compare(*runs, titles=titles)
+
+
+@settings(max_examples=30, deadline=None)
+@given(trace=anything)
+def test_any_bad_trace_flag_is_named(trace: Any) -> None:
+    from fastapi import FastAPI
+
+    if isinstance(trace, bool):
+        return  # starting real servers here would only repeat test_server.py
+    with pytest.raises(TypeError, match="trace must be True or False"):
+        serve(FastAPI(title="prop-trace"), trace=trace)

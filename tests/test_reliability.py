@@ -119,16 +119,17 @@ def test_two_notebooks_at_the_same_time_do_not_collide() -> None:
     from tests.test_notebooks import CPYTHON_AST_RACE, run_all_twice
 
     os.environ.setdefault("LAB_FAST", "1")
-    path = NOTEBOOKS / "00_welcome.ipynb"
+    # Two different notebooks, each serving its own apps on ports the OS picks.
+    paths = [NOTEBOOKS / "00_welcome.ipynb", NOTEBOOKS / "playground.ipynb"]
 
-    def execute(_: int) -> list[str]:
+    def execute(path: Path) -> list[str]:
         errors, _durations = run_all_twice(path)
         if errors and all(CPYTHON_AST_RACE in str(e.get("evalue", "")) for e in errors):
             errors, _durations = run_all_twice(path)  # see tests/test_notebooks.py
         return [f"{e.get('ename')}: {e.get('evalue')}" for e in errors]
 
     with ThreadPoolExecutor(2) as pool:
-        assert list(pool.map(execute, range(2))) == [[], []]
+        assert list(pool.map(execute, paths)) == [[], []]
 
 
 def test_a_def_handler_that_never_returns() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+import psutil
 import pytest
 
 from helpers.workers import start_workers
@@ -28,3 +31,24 @@ def test_workers_is_validated(workers: int) -> None:
 def test_target_must_be_an_import_string() -> None:
     with pytest.raises(ValueError, match=r"package\.module:app"):
         start_workers("helpers.worker_app", workers=1)
+
+
+def test_a_non_loopback_host_is_refused() -> None:
+    from helpers.workers import WorkerServer
+
+    with pytest.raises(ValueError, match="loopback"):
+        WorkerServer("helpers.worker_app:app", workers=1, host="0.0.0.0")
+
+
+def test_workers_listen_on_loopback_only() -> None:
+    with start_workers(workers=2) as server:
+        manager = psutil.Process(server.pid)
+        listening = [
+            connection.laddr
+            for process in [manager, *manager.children(recursive=True)]
+            for connection in process.net_connections(kind="inet")
+            if connection.status == psutil.CONN_LISTEN
+        ]
+    assert any(address.port == server.port for address in listening), listening
+    exposed = [a for a in listening if not ipaddress.ip_address(a.ip).is_loopback]
+    assert not exposed, f"uvicorn workers listen beyond loopback: {exposed}"

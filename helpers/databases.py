@@ -2,7 +2,9 @@
 
 - ``PoolRecorder`` listens to a pool's ``checkout`` / ``checkin`` events
   (``sqlalchemy/pool/events.py: PoolEvents``) and keeps, for every time a connection was
-  handed out, which connection, which thread took it and how long it was held.
+  handed out, which connection, which thread took it and how long it was held; and to its
+  ``connect`` / ``close`` events, to see when the pool opens a connection and when it
+  closes one (an overflow connection returned to a full pool).
 - ``watch_threads`` samples ``threading.enumerate()`` while a burst runs, counting the
   threads aiosqlite starts (one per connection, ``aiosqlite/core.py: Connection.__init__``)
   and anyio's worker threads.
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
 
 from helpers.plots import BUSY_COLOR, FONT, WAITING_COLOR, LabFigure
 
@@ -56,30 +59,51 @@ class _Hold:
     checkin: float | None = None
 
 
+@dataclass
+class _Lifecycle:
+    connection: int
+    event: str  # "connect" or "close"
+    t: float
+
+
 class PoolRecorder:
-    """Records every checkout and checkin of an engine's connection pool.
+    """Records every checkout and checkin of an engine's connection pool, and every
+    connection the pool opens or closes.
 
     ``PoolRecorder(engine)`` starts listening (for an ``AsyncEngine`` pass
-    ``engine.sync_engine``); ``mark()`` restarts the clock and forgets earlier holds;
-    ``close()`` stops listening. Times are **seconds** since ``mark()``.
+    ``engine.sync_engine``); ``mark()`` restarts the clock and forgets earlier holds and
+    opens/closes; ``close()`` stops listening. Times are **seconds** since ``mark()``.
     """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.t0 = time.perf_counter()
         self._holds: list[_Hold] = []
+        self._lifecycle: list[_Lifecycle] = []
         self._open: dict[int, _Hold] = {}
         self._numbers: dict[int, int] = {}
+        # Keeping every record alive keeps its id() unique: a closed overflow record could
+        # otherwise be collected and a new connection's record get its id and its number.
+        self._records: list[Any] = []
         self._lock = threading.Lock()
-        event.listen(engine, "checkout", self._on_checkout)
-        event.listen(engine, "checkin", self._on_checkin)
+        for name, handler in self._listeners():
+            event.listen(engine, name, handler)
+
+    def _listeners(self) -> list[tuple[str, Any]]:
+        return [("checkout", self._on_checkout), ("checkin", self._on_checkin),
+                ("connect", self._on_connect), ("close", self._on_close)]  # fmt: skip
 
     def _number(self, record: Any) -> int:
-        return self._numbers.setdefault(id(record), len(self._numbers) + 1)
+        """The record's number (1, 2, … in first-seen order); call with the lock held."""
+        if id(record) not in self._numbers:
+            self._numbers[id(record)] = len(self._numbers) + 1
+            self._records.append(record)
+        return self._numbers[id(record)]
 
     def _on_checkout(self, dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        hold = _Hold(self._number(record), threading.current_thread().name, time.perf_counter())
+        now = time.perf_counter()
         with self._lock:
+            hold = _Hold(self._number(record), threading.current_thread().name, now)
             self._holds.append(hold)
             self._open[id(record)] = hold
 
@@ -89,16 +113,28 @@ class PoolRecorder:
         if hold is not None:
             hold.checkin = time.perf_counter()
 
+    def _on_connect(self, dbapi_connection: Any, record: Any) -> None:
+        self._note(record, "connect")
+
+    def _on_close(self, dbapi_connection: Any, record: Any) -> None:
+        self._note(record, "close")
+
+    def _note(self, record: Any, what: str) -> None:
+        with self._lock:  # stamped under the lock, so the list stays in time order
+            self._lifecycle.append(_Lifecycle(self._number(record), what, time.perf_counter()))
+
     def mark(self) -> None:
-        """Forget the holds recorded so far and restart the clock (call it just before a
-        burst; it runs a few milliseconds ahead of the burst's own clock)."""
+        """Forget the holds, opens and closes recorded so far and restart the clock (call it
+        just before a burst; it runs a few milliseconds ahead of the burst's own clock).
+        Connections still checked out stay in ``holds()``."""
         with self._lock:
             self._holds = [hold for hold in self._open.values()]
+            self._lifecycle = []
             self.t0 = time.perf_counter()
 
     def close(self) -> None:
         """Stop listening to the engine's pool."""
-        for name, handler in (("checkout", self._on_checkout), ("checkin", self._on_checkin)):
+        for name, handler in self._listeners():
             if event.contains(self.engine, name, handler):
                 event.remove(self.engine, name, handler)
 
@@ -130,6 +166,37 @@ class PoolRecorder:
         """Distinct pooled connections handed out since ``mark()``."""
         return int(self.holds()["connection"].nunique())
 
+    def lifecycle(self) -> pd.DataFrame:
+        """One row per connection the pool opened or closed since ``mark()``, in order:
+        ``connection`` (numbered as in ``holds()``), ``event`` (``"connect"``: a new DBAPI
+        connection; ``"close"``: the pool closed one) and ``t`` (**seconds** since
+        ``mark()``)."""
+        with self._lock:
+            events = list(self._lifecycle)
+        rows = [{"connection": e.connection, "event": e.event, "t": e.t - self.t0} for e in events]
+        table: pd.DataFrame = pd.DataFrame(rows, columns=["connection", "event", "t"])
+        return table
+
+    def connections_opened(self) -> int:
+        """New DBAPI connections the pool opened since ``mark()`` (``connect`` events)."""
+        return int((self.lifecycle()["event"] == "connect").sum())
+
+    def connections_closed(self) -> int:
+        """DBAPI connections the pool closed since ``mark()`` (``close`` events) — for a
+        ``QueuePool``, the ones given back while ``pool_size`` others were already idle."""
+        return int((self.lifecycle()["event"] == "close").sum())
+
+    def idle_in_pool(self) -> int:
+        """Connections sitting in the pool right now, open and ready to be handed out
+        (``QueuePool.checkedin()``). Raises ``TypeError`` for a pool that keeps no queue."""
+        pool = self.engine.pool
+        if not isinstance(pool, QueuePool):
+            raise TypeError(
+                f"idle_in_pool() needs a QueuePool (or AsyncAdaptedQueuePool), "
+                f"this engine has a {type(pool).__name__}"
+            )
+        return pool.checkedin()
+
 
 def _count_over_time(table: pd.DataFrame, start: str, end: str) -> tuple[Any, Any]:
     """Step function of how many ``[start, end)`` intervals are open: (times, counts)."""
@@ -146,11 +213,19 @@ def _count_over_time(table: pd.DataFrame, start: str, end: str) -> tuple[Any, An
     return np.asarray(times), np.asarray(counts)
 
 
-def plot_pool(run: Run, recorder: PoolRecorder, pool_size: int, title: str) -> LabFigure:
+def plot_pool(
+    run: Run, recorder: PoolRecorder, pool_size: int, title: str, max_overflow: int = 0
+) -> LabFigure:
     """Two panels on one time axis (**ms**): each pooled connection's holds, then how many
     handlers were running vs how many connections were checked out. Failed requests
-    (status ≥ 500 or no answer) are marked with a red ✕ where the client got the answer."""
+    (status ≥ 500 or no answer) are marked with a red ✕ where the client got the answer;
+    a connection the pool closed gets a black ✕ on its lane when it was closed. With
+    ``max_overflow`` > 0 a second line marks ``pool_size + max_overflow``."""
+    if max_overflow < 0:
+        raise ValueError(f"max_overflow must be ≥ 0 (no line for unlimited), got {max_overflow}")
     holds = recorder.holds()
+    closes = recorder.lifecycle()
+    closes = closes[closes["event"] == "close"]
     fig = LabFigure(figsize=(13, 7), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1.2, 1])
     end_ms = float(run.requests["received"].max()) * 1000
@@ -158,7 +233,11 @@ def plot_pool(run: Run, recorder: PoolRecorder, pool_size: int, title: str) -> L
     top.barh(holds["connection"], (held_until - holds["checkout"]) * 1000,
              left=holds["checkout"] * 1000, height=0.7, color=BUSY_COLOR,
              edgecolor="white", linewidth=0.5)  # fmt: skip
-    lanes = int(holds["connection"].max()) if len(holds) else 1
+    if len(closes):
+        top.scatter(closes["t"] * 1000, closes["connection"], marker="x", color="black", s=50,
+                    zorder=4, label=f"closed by the pool ({len(closes)})")  # fmt: skip
+        top.legend(fontsize=FONT - 2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    lanes = int(max([1, *holds["connection"], *closes["connection"]]))
     top.set_ylim(lanes + 0.5, 0.5)
     top.set_yticks(range(1, lanes + 1))
     top.set_ylabel("connection #", fontsize=FONT)
@@ -171,6 +250,9 @@ def plot_pool(run: Run, recorder: PoolRecorder, pool_size: int, title: str) -> L
     bottom.step(t_pool * 1000, checked_out, where="post", color=BUSY_COLOR, linewidth=2,
                 label="connections checked out")  # fmt: skip
     bottom.axhline(pool_size, color="gray", linestyle=":", label=f"pool size ({pool_size})")
+    if max_overflow:
+        bottom.axhline(pool_size + max_overflow, color="gray", linestyle="--",
+                       label=f"pool_size + max_overflow ({pool_size + max_overflow})")  # fmt: skip
     failed = run.requests[(run.requests["status"].fillna(599) >= 500)]
     if len(failed):
         bottom.scatter(failed["received"] * 1000, np.zeros(len(failed)) + 0.3, marker="x",
@@ -178,7 +260,7 @@ def plot_pool(run: Run, recorder: PoolRecorder, pool_size: int, title: str) -> L
                        label=f"failed requests ({len(failed)})")  # fmt: skip
     bottom.set_ylabel("how many at once", fontsize=FONT)
     bottom.set_xlabel("time since the burst started (ms)", fontsize=FONT)
-    bottom.set_ylim(0, max(int(running.max(initial=0)), pool_size) * 1.15 + 1)
+    bottom.set_ylim(0, max(int(running.max(initial=0)), pool_size + max_overflow) * 1.15 + 1)
     for ax in (top, bottom):
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(labelsize=FONT - 1)

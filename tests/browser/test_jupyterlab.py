@@ -98,8 +98,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Pa
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
+    # A dev dependency: if it is missing, fail (never skip the browser check quietly).
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
         instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield instance
         instance.close()
@@ -182,11 +184,14 @@ def test_run_all_in_jupyterlab(lab: tuple[str, str, Path], browser: object, note
         page.evaluate(RUN, name)
         wait_until_finished(page, name)
         assert page.evaluate(SAVED, name), "the notebook could not be saved"
+        # Every notebook draws at least one figure; a screenshot of the first is kept.
         images = page.locator(".jp-OutputArea-output img")
-        if images.count():
-            BUILD.mkdir(exist_ok=True)
-            images.first.scroll_into_view_if_needed()
-            images.first.screenshot(path=str(BUILD / f"browser-{notebook.stem}.png"))
+        assert images.count(), f"{name} rendered no figure in JupyterLab"
+        BUILD.mkdir(exist_ok=True)
+        shot = BUILD / f"browser-{notebook.stem}.png"
+        images.first.scroll_into_view_if_needed()
+        images.first.screenshot(path=str(shot))
+        assert shot.stat().st_size > 1000, f"the screenshot {shot} is empty"
         page.evaluate(SHUTDOWN, name)
     finally:
         page.close()

@@ -35,6 +35,12 @@ __all__ = [
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 TARGET_S = 40.0
 FAST_TARGET_S = 15.0
+# Why a notebook is known to miss the fast-mode target: shown next to a miss, never instead
+# of the measurement (a pass prints no note).
+FAST_MODE_FLOOR = {
+    "05_calling_services.ipynb": "about 5.7 s of it is lesson 05's live demo of httpx's 5 s "
+    "default timeout, a default that fast mode cannot shrink",
+}
 CELL_TIMEOUT_S = 180
 NOTEBOOK_BUDGET_S = 300.0  # stop a runaway notebook between cells after this long
 
@@ -147,4 +153,6 @@ def _row(timing: NotebookTiming, fast: bool, target: float) -> Result:
     status = check(timing.cells_s, at_most=target)
     size = "in fast mode" if fast else "at full size"
     note = "" if status == "pass" else f"Run All {size} is slower than the target"
+    if status != "pass" and fast and timing.name in FAST_MODE_FLOOR:
+        note += f": {FAST_MODE_FLOOR[timing.name]}"
     return Result(name, measured, f"≤ {target:.0f} s", status, note)

@@ -18,6 +18,7 @@ import httpx
 from benchmarks.rawclient import makespan, raw_burst
 from benchmarks.report import Result, Section, check, median
 from helpers import Server, apps, fire, serve
+from helpers.collector import full_collections_deferred
 
 __all__ = ["TARGETS", "measure"]
 
@@ -47,9 +48,10 @@ async def _fire(server: Server, n: int, seconds: float) -> Burst:
 
 async def _raw(server: Server, n: int, seconds: float) -> Burst:
     started = time.perf_counter()
-    exchanges = await raw_burst(
-        "127.0.0.1", server.port, f"{PATH}?seconds={seconds}", n, timeout=BURST_TIMEOUT_S
-    )
+    with full_collections_deferred():  # the same collector conditions as fire's bursts
+        exchanges = await raw_burst(
+            "127.0.0.1", server.port, f"{PATH}?seconds={seconds}", n, timeout=BURST_TIMEOUT_S
+        )
     wall = time.perf_counter() - started
     return Burst(makespan(exchanges), wall, sum(e.status != 200 for e in exchanges))
 
@@ -65,7 +67,8 @@ async def _httpx_shared(server: Server, n: int, seconds: float) -> Burst:
             response = await client.get(PATH, params={"seconds": seconds})
             stamps.append((sent, time.perf_counter(), response.status_code))
 
-        await asyncio.wait_for(asyncio.gather(*(one() for _ in range(n))), BURST_TIMEOUT_S)
+        with full_collections_deferred():  # the same collector conditions as fire's bursts
+            await asyncio.wait_for(asyncio.gather(*(one() for _ in range(n))), BURST_TIMEOUT_S)
     wall = time.perf_counter() - started
     span = max(r for _, r, _ in stamps) - min(s for s, _, _ in stamps)
     return Burst(span, wall, sum(status != 200 for _, _, status in stamps))
@@ -108,7 +111,9 @@ async def measure(
         "Per-request overhead = (makespan − sleep) ÷ n; it holds the server's per-request "
         "work too, so the raw client's figure is the floor and the difference to it is the "
         "client's own cost. All clients run in this process, "
-        "as `fire` does in a notebook kernel, so they share the GIL with the server thread.",
+        "as `fire` does in a notebook kernel, so they share the GIL with the server thread, "
+        "and all run with automatic full garbage collections deferred, as `fire` does "
+        "(`helpers/collector.py`).",
     )
     try:
         for _label, client, server in clients:  # warm-up: imports, route compilation

@@ -20,12 +20,13 @@ import asyncio
 import contextlib
 import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import helpers.load as load
 from benchmarks.report import Result, Section, median
 from helpers import apps, fire, serve
+from helpers.collector import collections_started
 
 __all__ = ["measure"]
 
@@ -36,21 +37,6 @@ def _collect_ms() -> float:
     started = time.perf_counter()
     gc.collect()
     return (time.perf_counter() - started) * 1000
-
-
-@contextlib.contextmanager
-def _count_full_collections() -> Iterator[list[int]]:
-    seen: list[int] = []
-
-    def record(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start" and info["generation"] == 2:
-            seen.append(2)
-
-    gc.callbacks.append(record)
-    try:
-        yield seen
-    finally:
-        gc.callbacks.remove(record)
 
 
 async def _burst(server: Any, during: Callable[[], None] | None = None) -> float:
@@ -78,12 +64,12 @@ async def _full_collections_under_pressure(server: Any, guarded: bool) -> int:
     if not guarded:
         load.full_collections_deferred = contextlib.nullcontext  # type: ignore[assignment]
     try:
-        with _count_full_collections() as seen:
+        with collections_started() as seen:
             await _burst(server, lambda: _allocate_long_lived(keep))
     finally:
         load.full_collections_deferred = guard
         keep.clear()
-    return len(seen)
+    return seen.count(2)
 
 
 async def measure(objects: int = 400_000, repeats: int = 3) -> Section:

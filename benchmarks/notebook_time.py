@@ -38,8 +38,8 @@ FAST_TARGET_S = 15.0
 # Why a notebook is known to miss the fast-mode target: shown next to a miss, never instead
 # of the measurement (a pass prints no note).
 FAST_MODE_FLOOR = {
-    "05_calling_services.ipynb": "about 5.7 s of it is lesson 05's live demo of httpx's 5 s "
-    "default timeout, a default that fast mode cannot shrink",
+    "05_calling_services.ipynb": "lesson 05 waits out httpx's 5 s default timeout live, "
+    "a default that fast mode cannot shrink",
 }
 CELL_TIMEOUT_S = 180
 NOTEBOOK_BUDGET_S = 300.0  # stop a runaway notebook between cells after this long

@@ -22,8 +22,9 @@ import gc
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-__all__ = ["DEFERRED_THRESHOLD", "full_collections_deferred"]
+__all__ = ["DEFERRED_THRESHOLD", "collections_started", "full_collections_deferred"]
 
 # Generation 2 runs when more than this many generation-1 collections have happened since
 # the last full one (CPython's default is 10); no burst comes near this many.
@@ -60,3 +61,20 @@ def full_collections_deferred() -> Iterator[None]:
             if _holders == 0 and _saved is not None:
                 gc.set_threshold(*_saved)
                 _saved = None
+
+
+@contextmanager
+def collections_started() -> Iterator[list[int]]:
+    """The generation (0, 1 or 2) of every garbage collection that starts inside the block,
+    in order, from ``gc.callbacks``: how the tests and benchmarks see what the guard does."""
+    seen: list[int] = []
+
+    def record(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            seen.append(int(info["generation"]))
+
+    gc.callbacks.append(record)
+    try:
+        yield seen
+    finally:
+        gc.callbacks.remove(record)

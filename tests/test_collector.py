@@ -5,30 +5,20 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from fastapi import FastAPI
 
 from helpers import serve
-from helpers.collector import DEFERRED_THRESHOLD, full_collections_deferred
+from helpers.collector import DEFERRED_THRESHOLD, collections_started, full_collections_deferred
 from tests.conftest import burst
 
 
 @pytest.fixture
 def collections() -> Iterator[list[int]]:
     """The generation of every collection that runs while the test does."""
-    seen: list[int] = []
-
-    def record(phase: str, info: dict[str, Any]) -> None:
-        if phase == "start":
-            seen.append(info["generation"])
-
-    gc.callbacks.append(record)
-    try:
+    with collections_started() as seen:
         yield seen
-    finally:
-        gc.callbacks.remove(record)
 
 
 def _grow_the_old_generation() -> list[list[int]]:
@@ -96,3 +86,12 @@ def test_fire_defers_full_collections_during_the_burst_only() -> None:
         run = burst(server, "/threshold", n=5)
     assert set(run.requests["body"]) == {f'{{"third":{DEFERRED_THRESHOLD}}}'}
     assert gc.get_threshold() == before, "and restored when fire returns"
+
+
+def test_collections_started_lists_generations_and_unhooks() -> None:
+    hooks = len(gc.callbacks)
+    with collections_started() as seen:
+        gc.collect(0)
+        gc.collect(2)
+    assert seen[-2:] == [0, 2]
+    assert len(gc.callbacks) == hooks

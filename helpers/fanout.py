@@ -1,6 +1,6 @@
 """Fan-out under a microscope: the load counter of an upstream app that sheds load, a gauge
-of calls and tasks alive while an API fans out to it, file-descriptor readings, and a small
-helper for exception groups (Python 3.11+).
+of calls and tasks alive while an API fans out to it, the open-file limit and readings of
+open files, and a small helper for exception groups (Python 3.11+).
 
 The upstream is a real app served on loopback; ``UpstreamLoad`` only counts what its
 handler admits and refuses. The lab reads those counters directly because the caller and
@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import errno
+import logging
 import os
+import threading
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,14 +32,22 @@ __all__ = [
     "UpstreamLoad",
     "bytes_per_waiting_task",
     "exception_leaves",
+    "failure_reasons",
     "open_fds",
+    "open_file_limit",
     "plot_fanout",
-    "raise_open_file_limit",
     "watch",
 ]
 
 SAMPLE_S = 0.01
-FD_EVERY = 5  # count file descriptors on every 5th sample: listing thousands costs ~ms
+# Count tasks and file descriptors on every 5th sample only: with 10 000 tasks alive,
+# asyncio.all_tasks() costs about a millisecond, and so does listing thousands of files.
+COUNT_EVERY = 5
+# What asyncio logs when accept() fails for want of a file (asyncio/selector_events.py:
+# BaseSelectorEventLoop._accept_connection), once per connection it could not accept.
+ACCEPT_FAILED = "socket.accept() out of system resource"
+FILE_ERRNOS = (errno.EMFILE, errno.ENFILE)  # "Too many open files" (process, system)
+MIN_FILE_LIMIT = 64
 
 
 def exception_leaves(exc: BaseException) -> list[BaseException]:
@@ -101,52 +113,125 @@ def open_fds() -> int | None:
         return None
 
 
-def raise_open_file_limit(wanted: int) -> int | None:
-    """Raise this process's soft limit on open files to at least ``wanted`` if the hard
-    limit allows it (macOS starts shells at 256); return the soft limit now in force, or
-    ``None`` where there is no such limit to read (Windows)."""
+@contextmanager
+def open_file_limit(wanted: int) -> Iterator[int | None]:
+    """Run the block with this process's soft limit on open files set to ``wanted`` (or to
+    the hard limit, if that is lower); yield the limit in force, and put the old one back
+    afterwards. Yields ``None`` where there is no such limit (Windows).
+
+    The limit can go down as well as up, but not below what is open already plus a margin:
+    ``ValueError`` then, as for ``wanted`` < 64.
+    """
+    if wanted < MIN_FILE_LIMIT:
+        raise ValueError(f"wanted must be ≥ {MIN_FILE_LIMIT} open files, got {wanted}")
     try:
         import resource
     except ImportError:
-        return None
+        yield None
+        return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-        if target > soft:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-    return int(soft)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    open_now = open_fds()
+    if open_now is not None and target < open_now + MIN_FILE_LIMIT:
+        raise ValueError(
+            f"cannot limit this process to {target} open files: {open_now} are open already; "
+            f"allowed is at least {open_now + MIN_FILE_LIMIT}"
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    try:
+        yield int(target)
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def _out_of_files(exc: BaseException) -> bool:
+    """Whether ``exc`` (or an exception it was raised from) is "Too many open files"."""
+    seen: BaseException | None = exc
+    for _ in range(10):  # bounded walk down the __cause__ / __context__ chain
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in FILE_ERRNOS:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def failure_reasons(results: Sequence[object]) -> dict[str, int]:
+    """How many of ``results`` failed, by reason: the exception type and, for errors that
+    come from the OS, its message (``"ConnectError: Too many open files"``); HTTP
+    responses are not failures here. Most common first."""
+    reasons: Counter[str] = Counter()
+    for result in results:
+        if not isinstance(result, BaseException):
+            continue
+        seen: BaseException | None = result
+        detail = str(result)
+        for _ in range(10):
+            if seen is None:
+                break
+            if isinstance(seen, OSError) and seen.strerror:
+                detail = seen.strerror
+                break
+            seen = seen.__cause__ or seen.__context__
+        reasons[f"{type(result).__name__}: {detail}"] += 1
+    return dict(reasons.most_common())
+
+
+class _AcceptFailures(logging.Filter):
+    """Counts asyncio's log records of a failed ``accept()`` and keeps them out of the
+    output: asyncio logs one full traceback per connection it could not accept, up to the
+    listen backlog each time (python/cpython#151615), thousands of identical lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(ACCEPT_FAILED):
+            return True
+        with self._lock:
+            self.count += 1
+        return False
 
 
 @dataclass
 class FanOutGauge:
-    """Readings of one fan-out: ``t`` (s since the gauge started), ``calls`` (requests in
-    flight at the upstream), ``tasks`` (asyncio tasks alive on the caller's loop), sampled
-    every 10 ms; totals filled in when the watched block ends."""
+    """Readings of one fan-out: ``t`` (s since the gauge started) and ``calls`` (requests in
+    flight at the upstream) every 10 ms, ``tasks`` (asyncio tasks alive on the caller's
+    loop) every 50 ms (``None`` in between); totals filled in when the watched block ends.
+    ``sampling_seconds`` is what the sampling itself cost the caller's loop, and
+    ``accept_failures`` how often a server in this process could not accept a connection
+    for want of a file."""
 
     started: float
     t: list[float] = field(default_factory=list)
     calls: list[int] = field(default_factory=list)
-    tasks: list[int] = field(default_factory=list)
+    tasks: list[int | None] = field(default_factory=list)
     peak_calls: int = 0
     fds_before: int | None = None
     peak_fds: int | None = None
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    sampling_seconds: float = 0.0
+    accept_failures: int = 0
 
     def frame(self) -> pd.DataFrame:
-        """The readings as a table: ``t`` (s), ``calls``, ``tasks``."""
+        """The readings as a table: ``t`` (s), ``calls``, ``tasks`` (missing between counts)."""
         table: pd.DataFrame = pd.DataFrame({"t": self.t, "calls": self.calls, "tasks": self.tasks})
         return table
 
     def report(self, results: Sequence[object]) -> dict[str, Any]:
         """What the fan-out did, from its ``results`` (responses or exceptions): ``n``,
-        ``ok`` (HTTP 200), ``refused`` (HTTP 503), ``other_errors``, ``peak_calls`` (at the
-        upstream), ``peak_tasks``, ``extra_fds`` (the most files open above the count at the
-        start, sampled every 50 ms, so a lower bound; ``None`` if unknown), ``seconds`` and
-        ``cpu_ms_per_call`` (the whole process's CPU time ÷ calls, **ms**)."""
+        ``ok`` (HTTP 200), ``refused`` (HTTP 503), ``out_of_files`` (calls that failed with
+        "Too many open files"), ``other_errors``, ``peak_calls`` (at the upstream),
+        ``peak_tasks`` and ``extra_fds`` (the most files open above the count at the start;
+        both sampled every 50 ms, so lower bounds; ``None`` if unknown), ``accept_failures``,
+        ``seconds``, ``cpu_ms_per_call`` (the whole process's CPU time ÷ calls, **ms**) and
+        ``sampling_ms`` (the gauge's own cost on the caller's loop, **ms**)."""
         statuses = [getattr(r, "status_code", None) for r in results]
         ok, refused = statuses.count(200), statuses.count(503)
+        out_of_files = sum(isinstance(r, BaseException) and _out_of_files(r) for r in results)
         extra_fds = None
         if self.peak_fds is not None and self.fds_before is not None:
             extra_fds = max(self.peak_fds - self.fds_before, 0)
@@ -154,22 +239,29 @@ class FanOutGauge:
             "n": len(results),
             "ok": ok,
             "refused": refused,
-            "other_errors": len(results) - ok - refused,
+            "out_of_files": out_of_files,
+            "other_errors": len(results) - ok - refused - out_of_files,
             "peak_calls": self.peak_calls,
-            "peak_tasks": max(self.tasks, default=0),
+            "peak_tasks": max((t for t in self.tasks if t is not None), default=0),
             "extra_fds": extra_fds,
+            "accept_failures": self.accept_failures,
             "seconds": round(self.seconds, 3),
             "cpu_ms_per_call": round(self.cpu_seconds * 1000 / max(len(results), 1), 2),
+            "sampling_ms": round(self.sampling_seconds * 1000, 1),
         }
 
 
 @asynccontextmanager
 async def watch(load: UpstreamLoad) -> AsyncIterator[FanOutGauge]:
-    """Zero ``load``'s counters, then sample requests in flight at the upstream, tasks
-    alive on this loop and (every 50 ms) open file descriptors while the block runs."""
+    """Zero ``load``'s counters, then sample requests in flight at the upstream (every
+    10 ms), tasks alive on this loop and open file descriptors (every 50 ms) while the
+    block runs; meanwhile count asyncio's "accept() out of system resource" log records
+    instead of printing them."""
     load.reset()
     gauge = FanOutGauge(started=time.perf_counter(), fds_before=open_fds())
     cpu_started = time.process_time()
+    accept_failures = _AcceptFailures()
+    asyncio_logger = logging.getLogger("asyncio")
 
     def count_fds() -> None:
         fds = open_fds()
@@ -178,22 +270,28 @@ async def watch(load: UpstreamLoad) -> AsyncIterator[FanOutGauge]:
 
     async def sample() -> None:
         for i in range(10**9):  # bounded; cancelled when the block ends
-            gauge.t.append(time.perf_counter() - gauge.started)
+            began = time.perf_counter()
+            gauge.t.append(began - gauge.started)
             gauge.calls.append(load.in_flight)
-            gauge.tasks.append(len(asyncio.all_tasks()))
-            if i % FD_EVERY == 0:
+            counting = i % COUNT_EVERY == 0
+            gauge.tasks.append(len(asyncio.all_tasks()) if counting else None)
+            if counting:
                 count_fds()
+            gauge.sampling_seconds += time.perf_counter() - began
             await asyncio.sleep(SAMPLE_S)
 
+    asyncio_logger.addFilter(accept_failures)
     sampler = asyncio.ensure_future(sample())
     try:
         yield gauge
     finally:
         sampler.cancel()
         await asyncio.gather(sampler, return_exceptions=True)
+        asyncio_logger.removeFilter(accept_failures)
         gauge.seconds = time.perf_counter() - gauge.started
         gauge.cpu_seconds = time.process_time() - cpu_started
         gauge.peak_calls = load.peak
+        gauge.accept_failures = accept_failures.count
 
 
 async def bytes_per_waiting_task(count: int = 1000) -> float:
@@ -238,7 +336,8 @@ def plot_fanout(
         f = gauge.frame()
         color = colors[i % len(colors)]
         left.step(f["t"] * 1000, f["calls"], where="post", color=color, label=label)
-        right.step(f["t"] * 1000, f["tasks"], where="post", color=color, label=label)
+        counted = f.dropna(subset=["tasks"])
+        right.step(counted["t"] * 1000, counted["tasks"], where="post", color=color, label=label)
     if capacity is not None:
         left.axhline(
             capacity, color="gray", linestyle=":", label=f"upstream sheds above {capacity}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import logging
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -20,9 +22,10 @@ from helpers.fanout import (
     UpstreamLoad,
     bytes_per_waiting_task,
     exception_leaves,
+    failure_reasons,
     open_fds,
+    open_file_limit,
     plot_fanout,
-    raise_open_file_limit,
     watch,
 )
 from helpers.plots import LabFigure
@@ -69,13 +72,14 @@ def fan_out(url: str, n: int, limit: int | None) -> tuple[dict[str, Any], FanOut
 
 def test_unbounded_fan_out_is_shed_and_bounded_is_not(upstream: Server) -> None:
     loose, gauge = fan_out(upstream.url, 60, None)
-    assert loose["n"] == 60 and loose["other_errors"] == 0
+    assert loose["n"] == 60 and loose["other_errors"] == loose["out_of_files"] == 0
     assert loose["peak_calls"] == CAPACITY and loose["refused"] > 0
     assert loose["ok"] + loose["refused"] == 60
     assert loose["peak_tasks"] >= 60 and loose["cpu_ms_per_call"] > 0
     if sys.platform != "win32":
         assert loose["extra_fds"] is not None and loose["extra_fds"] >= 0
     assert len(gauge.t) == len(gauge.calls) == len(gauge.tasks) >= 1
+    assert loose["accept_failures"] == 0 and loose["sampling_ms"] >= 0
     tight, _ = fan_out(upstream.url, 30, 5)
     assert tight["peak_calls"] <= 5 and tight["refused"] == 0 and tight["ok"] == 30
     assert load.in_flight == 0 and load.served == 30
@@ -90,10 +94,31 @@ def test_load_counts_and_resets() -> None:
     assert (counter.in_flight, counter.peak, counter.served, counter.refused) == (1, 0, 0, 0)
 
 
+def out_of_files_error() -> httpx.ConnectError:
+    try:
+        try:
+            raise OSError(errno.EMFILE, "Too many open files")
+        except OSError as exc:
+            raise httpx.ConnectError("cannot connect") from exc
+    except httpx.ConnectError as error:
+        return error
+
+
 def test_report_sorts_results() -> None:
     ok, busy = httpx.Response(200), httpx.Response(503)
-    report = FanOutGauge(started=0.0).report([ok, busy, busy, httpx.ConnectError("x")])
-    assert (report["ok"], report["refused"], report["other_errors"]) == (1, 2, 1)
+    results = [ok, busy, busy, httpx.ConnectError("x"), out_of_files_error()]
+    report = FanOutGauge(started=0.0).report(results)
+    assert (report["ok"], report["refused"]) == (1, 2)
+    assert (report["out_of_files"], report["other_errors"]) == (1, 1)
+
+
+def test_failure_reasons_name_the_os_error() -> None:
+    results = [httpx.Response(200), out_of_files_error(), out_of_files_error(), KeyError("k")]
+    assert failure_reasons(results) == {
+        "ConnectError: Too many open files": 2,
+        "KeyError: 'k'": 1,
+    }
+    assert failure_reasons([httpx.Response(503)]) == {}
 
 
 def test_bad_arguments() -> None:
@@ -108,11 +133,38 @@ def test_bytes_per_waiting_task_is_positive() -> None:
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no /dev/fd or RLIMIT_NOFILE")
-def test_file_descriptors() -> None:
+def test_open_file_limit_sets_and_restores() -> None:
+    import resource
+
     fds = open_fds()
     assert fds is not None and fds >= 3
-    limit = raise_open_file_limit(64)
-    assert limit is not None and limit >= 64
+    before = resource.getrlimit(resource.RLIMIT_NOFILE)
+    with open_file_limit(fds + 200) as limit:
+        assert limit is not None and limit <= fds + 200
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == limit
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
+    with pytest.raises(ValueError, match="≥ 64"):
+        open_file_limit(10).__enter__()
+    with pytest.raises(ValueError, match="open already"):
+        open_file_limit(max(fds, 64)).__enter__()
+    assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no RLIMIT_NOFILE")
+def test_fan_out_past_the_file_limit_fails_calls_and_is_counted(
+    upstream: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    fds = open_fds()
+    assert fds is not None
+    with caplog.at_level(logging.ERROR, logger="asyncio"), open_file_limit(fds + 100):
+        report, _ = fan_out(upstream.url, 300, None)  # two files per call: far past the limit
+    assert report["out_of_files"] > 0, report
+    assert report["ok"] + report["refused"] + report["out_of_files"] + report["other_errors"] == 300
+    assert not [r for r in caplog.records if "out of system resource" in r.getMessage()], (
+        "watch() should count asyncio's accept failures, not let them print"
+    )
+    quiet, _ = fan_out(upstream.url, 20, 5)  # the limit is back: calls get through again
+    assert quiet["ok"] == 20 and quiet["out_of_files"] == 0
 
 
 def test_exception_leaves_plain() -> None:

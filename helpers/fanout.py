@@ -351,5 +351,6 @@ def plot_fanout(
         ax.set_xlabel("time since the fan-out started (ms)", fontsize=FONT)
         ax.set_ylabel(name, fontsize=FONT)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=FONT - 3)
+    # One legend for both panels, below them, so it hides no reading.
+    fig.legend(*left.get_legend_handles_labels(), loc="outside lower center", fontsize=FONT - 2)
     return fig

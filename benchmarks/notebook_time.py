@@ -35,12 +35,6 @@ __all__ = [
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 TARGET_S = 40.0
 FAST_TARGET_S = 15.0
-# Why a notebook is known to miss the fast-mode target: shown next to a miss, never instead
-# of the measurement (a pass prints no note).
-FAST_MODE_FLOOR = {
-    "05_calling_services.ipynb": "lesson 05 waits out httpx's 5 s default timeout live, "
-    "a default that fast mode cannot shrink",
-}
 CELL_TIMEOUT_S = 180
 NOTEBOOK_BUDGET_S = 300.0  # stop a runaway notebook between cells after this long
 
@@ -153,6 +147,4 @@ def _row(timing: NotebookTiming, fast: bool, target: float) -> Result:
     status = check(timing.cells_s, at_most=target)
     size = "in fast mode" if fast else "at full size"
     note = "" if status == "pass" else f"Run All {size} is slower than the target"
-    if status != "pass" and fast and timing.name in FAST_MODE_FLOOR:
-        note += f": {FAST_MODE_FLOOR[timing.name]}"
     return Result(name, measured, f"≤ {target:.0f} s", status, note)

@@ -19,7 +19,11 @@ effect written after the response left — needs markers of its own:
 A request is identified by the W3C ``traceparent`` header that ``fire`` sends: its parent
 id is the request index, and its trace id finds the moment the request reached the app,
 which puts every event on the burst's clock exactly. Code that has no ``Request`` at hand
-(a second server called by the first) passes the request index as an ``int`` instead.
+(a second server called by the first) passes the request index as an ``int`` instead; code
+that FastAPI calls inside one of its spans (a Pydantic validator during response
+validation) calls ``log.record_current(...)``, which finds the request from the
+OpenTelemetry span that is current in that thread. Every event also notes which FastAPI
+span was current where it was recorded (``dependencies``, ``endpoint``, ``serialization``…).
 """
 
 from __future__ import annotations
@@ -33,13 +37,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pandas as pd
+from opentelemetry import trace
 
 from helpers.run import LOOP_LABEL, Run
 from helpers.tracing import COLLECTOR
 
 __all__ = ["EVENT_COLUMNS", "Event", "EventLog", "ms_after", "request_index"]
 
-EVENT_COLUMNS = ["id", "lane", "name", "start", "end", "outcome", "thread", "on_loop"]
+EVENT_COLUMNS = [
+    "id", "lane", "name", "start", "end", "outcome", "thread", "on_loop", "fastapi_span",
+]  # fmt: skip
 AGREE_S = 0.001  # events of one burst give the same burst start to well within this
 
 
@@ -53,7 +60,8 @@ class HasHeaders(Protocol):
 @dataclass(frozen=True)
 class Event:
     """One marker. Times are ``time.perf_counter()`` seconds; ``end`` is ``None`` for an
-    instant. ``outcome`` is ``""`` for instants, else ``ok``/``raised``/``cancelled``."""
+    instant. ``outcome`` is ``""`` for instants, else ``ok``/``raised``/``cancelled``.
+    ``fastapi_span`` is the FastAPI span current where it was recorded (``""`` outside one)."""
 
     request: int
     trace_id: int | None
@@ -64,6 +72,7 @@ class Event:
     outcome: str
     thread_id: int
     on_loop: bool
+    fastapi_span: str = ""
 
 
 def _trace_of(request: HasHeaders) -> tuple[int, int | None]:
@@ -81,6 +90,13 @@ def _trace_of(request: HasHeaders) -> tuple[int, int | None]:
 def request_index(request: HasHeaders) -> int:
     """The index ``fire`` gave this request (0, 1, …), or -1 for a request it did not send."""
     return _trace_of(request)[0]
+
+
+def _current_span_name() -> str:
+    """The name of the OpenTelemetry span current in this context, ``fastapi.`` removed."""
+    # The SDK's spans have a name; the API's no-op span (no span current) has none.
+    name = getattr(trace.get_current_span(), "name", "")
+    return str(name).removeprefix("fastapi.")
 
 
 def _on_loop() -> bool:
@@ -103,12 +119,30 @@ class EventLog:
         if isinstance(request, int):
             return request, None
         index, trace_id = _trace_of(request)
+        self._note_arrival(trace_id)
+        return index, trace_id
+
+    def _note_arrival(self, trace_id: int | None) -> None:
         if trace_id is not None and trace_id not in self._arrived:
             record = COLLECTOR.get(trace_id)
             if record is not None and record.arrived is not None:
                 with self._lock:
                     self._arrived[trace_id] = record.arrived
-        return index, trace_id
+
+    def _current(self) -> tuple[int, int | None]:
+        """(request index, trace id) of the request whose span is current; (-1, None) when
+        no request that ``fire`` announced is current."""
+        trace_id = trace.get_current_span().get_span_context().trace_id
+        record = COLLECTOR.get(trace_id) if trace_id else None
+        if record is None:
+            return -1, None
+        # The server span's parent is the remote span of fire's traceparent, whose id is
+        # the request index + 1. It is the request's first span, appended before any other.
+        server = next((s for s in list(record.spans) if s.server), None)
+        if server is None or server.parent_id is None:
+            return -1, None
+        self._note_arrival(trace_id)
+        return server.parent_id - 1, trace_id
 
     def _add(self, event: Event) -> None:
         with self._lock:
@@ -119,11 +153,24 @@ class EventLog:
 
         ``request`` is the endpoint's ``Request`` or the request index as an ``int``.
         """
-        index, trace_id = self._who(request)
+        self._instant(*self._who(request), lane, name)
+
+    def record_current(self, lane: str, name: str | None = None) -> None:
+        """Record an instant now, for the request whose FastAPI span is current here.
+
+        For code that FastAPI calls without a ``Request`` to pass on, such as a Pydantic
+        validator during response validation: the request is found from the OpenTelemetry
+        span context, which ``run_in_threadpool`` carries into the worker thread (anyio runs
+        the call in a copy of the caller's contextvars). Outside an announced request the
+        event gets the index -1; it never raises, so a validator cannot fail because of it.
+        """
+        self._instant(*self._current(), lane, name)
+
+    def _instant(self, index: int, trace_id: int | None, lane: str, name: str | None) -> None:
         now = time.perf_counter()
         self._add(
             Event(index, trace_id, str(lane), str(name or lane), now, None, "",
-                  threading.get_ident(), _on_loop())
+                  threading.get_ident(), _on_loop(), _current_span_name())
         )  # fmt: skip
 
     @contextmanager
@@ -135,7 +182,7 @@ class EventLog:
         inside it. The thread is the one that entered the block.
         """
         index, trace_id = self._who(request)
-        thread_id, on_loop = threading.get_ident(), _on_loop()
+        thread_id, on_loop, within = threading.get_ident(), _on_loop(), _current_span_name()
         start = time.perf_counter()
         outcome = "ok"
         try:
@@ -149,7 +196,7 @@ class EventLog:
         finally:
             self._add(
                 Event(index, trace_id, str(lane), str(lane), start, time.perf_counter(),
-                      outcome, thread_id, on_loop)
+                      outcome, thread_id, on_loop, within)
             )  # fmt: skip
 
     def clear(self) -> None:
@@ -203,7 +250,8 @@ class EventLog:
         Columns: ``id`` (request index), ``lane``, ``name``, ``start``, ``end`` (missing
         for instants), ``outcome``, ``thread`` (``event loop`` or ``worker thread k``,
         numbered here in order of first appearance — not the numbers in
-        ``run.requests``), ``on_loop``.
+        ``run.requests``), ``on_loop``, ``fastapi_span`` (the FastAPI span current where the
+        event was recorded, e.g. ``dependencies`` or ``serialization``; ``""`` outside one).
         """
         t0 = self.origin(run)
         names: dict[int, str] = {}
@@ -219,6 +267,7 @@ class EventLog:
                     "start": event.start - t0,
                     "end": event.end - t0 if event.end is not None else float("nan"),
                     "outcome": event.outcome, "thread": thread, "on_loop": event.on_loop,
+                    "fastapi_span": event.fastapi_span,
                 }
             )  # fmt: skip
         table: pd.DataFrame = pd.DataFrame(rows, columns=EVENT_COLUMNS)

@@ -9,12 +9,22 @@ from collections.abc import Iterator
 import pandas as pd
 import pytest
 from fastapi import BackgroundTasks, FastAPI, Request
+from pydantic import BaseModel, model_validator
 
 from helpers import Server, serve
 from helpers.events import EVENT_COLUMNS, EventLog, ms_after, request_index
 from tests.conftest import burst
 
 LOG = EventLog()
+
+
+class Reply(BaseModel):
+    index: int
+
+    @model_validator(mode="after")
+    def note(self) -> Reply:
+        LOG.record_current("validate Reply")
+        return self
 
 
 def _app() -> FastAPI:
@@ -36,6 +46,11 @@ def _app() -> FastAPI:
             pass
         tasks.add_task(blocking_task, request)
         return {"index": request_index(request)}
+
+    @app.get("/typed")
+    def typed(request: Request) -> Reply:
+        with LOG.span(request, "typed"):
+            return Reply(index=request_index(request))
 
     return app
 
@@ -104,3 +119,34 @@ def test_no_request_events_cannot_be_placed(server: Server) -> None:
     with pytest.raises(ValueError, match="Request"):
         log.frame(run)
     assert len(log) == 1 and log.events[0].request == 3
+
+
+def test_record_current_finds_the_request_from_fastapis_span(server: Server) -> None:
+    LOG.clear()
+    run = burst(server, "/typed", n=3)
+    events = LOG.frame(run)
+    assert list(events.columns) == EVENT_COLUMNS
+    checks = events[events["lane"] == "validate Reply"]
+    # built inside the endpoint, then validated again by FastAPI's serialize_response
+    assert sorted(checks["fastapi_span"]) == ["endpoint"] * 3 + ["serialization"] * 3
+    for span, rows in checks.groupby("fastapi_span"):
+        assert sorted(rows["id"]) == [0, 1, 2], f"{span}: each request found once"
+    assert not checks["on_loop"].any(), "a def endpoint's response is validated in a thread"
+    handler = events[events["lane"] == "typed"].set_index("id")
+    assert set(handler["fastapi_span"]) == {"endpoint"}
+    validated = checks[checks["fastapi_span"] == "serialization"].set_index("id")["start"]
+    assert (validated >= handler["end"].reindex(validated.index)).all()
+
+
+def test_fastapi_span_of_request_events(server: Server) -> None:
+    LOG.clear()
+    run = burst(server, "/steps", n=1)
+    spans = LOG.frame(run).groupby("lane")["fastapi_span"].first()
+    assert spans["handler"] == "endpoint" and spans["task"] == "background_task"
+
+
+def test_record_current_outside_a_request_never_raises() -> None:
+    log = EventLog()
+    log.record_current("kernel")
+    (event,) = log.events
+    assert event.request == -1 and event.trace_id is None and event.fastapi_span == ""

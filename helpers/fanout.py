@@ -1,6 +1,6 @@
 """Fan-out under a microscope: the load counter of an upstream app that sheds load, a gauge
-of calls and tasks alive while an API fans out to it, the open-file limit and readings of
-open files, and a small helper for exception groups (Python 3.11+).
+of calls, tasks and open files while an API fans out to it (``helpers/open_files.py`` has
+the file tools), and a small helper for exception groups (Python 3.11+).
 
 The upstream is a real app served on loopback; ``UpstreamLoad`` only counts what its
 handler admits and refuses. The lab reads those counters directly because the caller and
@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import errno
 import logging
-import os
-import threading
 import time
 import tracemalloc
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from helpers.open_files import AcceptFailures, open_fds, out_of_files
 from helpers.plots import BUSY_COLOR, FONT, WAITING_COLOR, LabFigure
 
 __all__ = [
@@ -32,9 +29,6 @@ __all__ = [
     "UpstreamLoad",
     "bytes_per_waiting_task",
     "exception_leaves",
-    "failure_reasons",
-    "open_fds",
-    "open_file_limit",
     "plot_fanout",
     "watch",
 ]
@@ -43,11 +37,6 @@ SAMPLE_S = 0.01
 # Count tasks and file descriptors on every 5th sample only: with 10 000 tasks alive,
 # asyncio.all_tasks() costs about a millisecond, and so does listing thousands of files.
 COUNT_EVERY = 5
-# What asyncio logs when accept() fails for want of a file (asyncio/selector_events.py:
-# BaseSelectorEventLoop._accept_connection), once per connection it could not accept.
-ACCEPT_FAILED = "socket.accept() out of system resource"
-FILE_ERRNOS = (errno.EMFILE, errno.ENFILE)  # "Too many open files" (process, system)
-MIN_FILE_LIMIT = 64
 
 
 def exception_leaves(exc: BaseException) -> list[BaseException]:
@@ -104,97 +93,6 @@ class UpstreamLoad:
         self.peak = self.served = self.refused = 0
 
 
-def open_fds() -> int | None:
-    """File descriptors this process has open now (sockets included), or ``None`` where
-    the OS does not list them in ``/dev/fd`` (Windows)."""
-    try:
-        return len(os.listdir("/dev/fd"))
-    except OSError:
-        return None
-
-
-@contextmanager
-def open_file_limit(wanted: int) -> Iterator[int | None]:
-    """Run the block with this process's soft limit on open files set to ``wanted`` (or to
-    the hard limit, if that is lower); yield the limit in force, and put the old one back
-    afterwards. Yields ``None`` where there is no such limit (Windows).
-
-    The limit can go down as well as up, but not below what is open already plus a margin:
-    ``ValueError`` then, as for ``wanted`` < 64.
-    """
-    if wanted < MIN_FILE_LIMIT:
-        raise ValueError(f"wanted must be ≥ {MIN_FILE_LIMIT} open files, got {wanted}")
-    try:
-        import resource
-    except ImportError:
-        yield None
-        return
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    open_now = open_fds()
-    if open_now is not None and target < open_now + MIN_FILE_LIMIT:
-        raise ValueError(
-            f"cannot limit this process to {target} open files: {open_now} are open already; "
-            f"allowed is at least {open_now + MIN_FILE_LIMIT}"
-        )
-    resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-    try:
-        yield int(target)
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-
-def _out_of_files(exc: BaseException) -> bool:
-    """Whether ``exc`` (or an exception it was raised from) is "Too many open files"."""
-    seen: BaseException | None = exc
-    for _ in range(10):  # bounded walk down the __cause__ / __context__ chain
-        if seen is None:
-            return False
-        if isinstance(seen, OSError) and seen.errno in FILE_ERRNOS:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def failure_reasons(results: Sequence[object]) -> dict[str, int]:
-    """How many of ``results`` failed, by reason: the exception type and, for errors that
-    come from the OS, its message (``"ConnectError: Too many open files"``); HTTP
-    responses are not failures here. Most common first."""
-    reasons: Counter[str] = Counter()
-    for result in results:
-        if not isinstance(result, BaseException):
-            continue
-        seen: BaseException | None = result
-        detail = str(result)
-        for _ in range(10):
-            if seen is None:
-                break
-            if isinstance(seen, OSError) and seen.strerror:
-                detail = seen.strerror
-                break
-            seen = seen.__cause__ or seen.__context__
-        reasons[f"{type(result).__name__}: {detail}"] += 1
-    return dict(reasons.most_common())
-
-
-class _AcceptFailures(logging.Filter):
-    """Counts asyncio's log records of a failed ``accept()`` and keeps them out of the
-    output: asyncio logs one full traceback per connection it could not accept, up to the
-    listen backlog each time (python/cpython#151615), thousands of identical lines."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not str(record.msg).startswith(ACCEPT_FAILED):
-            return True
-        with self._lock:
-            self.count += 1
-        return False
-
-
 @dataclass
 class FanOutGauge:
     """Readings of one fan-out: ``t`` (s since the gauge started) and ``calls`` (requests in
@@ -231,7 +129,7 @@ class FanOutGauge:
         ``sampling_ms`` (the gauge's own cost on the caller's loop, **ms**)."""
         statuses = [getattr(r, "status_code", None) for r in results]
         ok, refused = statuses.count(200), statuses.count(503)
-        out_of_files = sum(isinstance(r, BaseException) and _out_of_files(r) for r in results)
+        ran_out = sum(isinstance(r, BaseException) and out_of_files(r) for r in results)
         extra_fds = None
         if self.peak_fds is not None and self.fds_before is not None:
             extra_fds = max(self.peak_fds - self.fds_before, 0)
@@ -239,8 +137,8 @@ class FanOutGauge:
             "n": len(results),
             "ok": ok,
             "refused": refused,
-            "out_of_files": out_of_files,
-            "other_errors": len(results) - ok - refused - out_of_files,
+            "out_of_files": ran_out,
+            "other_errors": len(results) - ok - refused - ran_out,
             "peak_calls": self.peak_calls,
             "peak_tasks": max((t for t in self.tasks if t is not None), default=0),
             "extra_fds": extra_fds,
@@ -260,7 +158,7 @@ async def watch(load: UpstreamLoad) -> AsyncIterator[FanOutGauge]:
     load.reset()
     gauge = FanOutGauge(started=time.perf_counter(), fds_before=open_fds())
     cpu_started = time.process_time()
-    accept_failures = _AcceptFailures()
+    accept_failures = AcceptFailures()
     asyncio_logger = logging.getLogger("asyncio")
 
     def count_fds() -> None:

@@ -1,5 +1,5 @@
-"""helpers.fanout: the upstream's load counter, the fan-out gauge over real loopback HTTP,
-exception_leaves, file-descriptor readings and the fan-out figure."""
+"""helpers.fanout: the upstream's load counter, the fan-out gauge over real loopback HTTP
+(also past the open-file limit), exception_leaves and the fan-out figure."""
 
 from __future__ import annotations
 
@@ -22,12 +22,10 @@ from helpers.fanout import (
     UpstreamLoad,
     bytes_per_waiting_task,
     exception_leaves,
-    failure_reasons,
-    open_fds,
-    open_file_limit,
     plot_fanout,
     watch,
 )
+from helpers.open_files import open_fds, open_file_limit
 from helpers.plots import LabFigure
 from helpers.transport import OneShotTransport
 
@@ -94,31 +92,14 @@ def test_load_counts_and_resets() -> None:
     assert (counter.in_flight, counter.peak, counter.served, counter.refused) == (1, 0, 0, 0)
 
 
-def out_of_files_error() -> httpx.ConnectError:
-    try:
-        try:
-            raise OSError(errno.EMFILE, "Too many open files")
-        except OSError as exc:
-            raise httpx.ConnectError("cannot connect") from exc
-    except httpx.ConnectError as error:
-        return error
-
-
 def test_report_sorts_results() -> None:
     ok, busy = httpx.Response(200), httpx.Response(503)
-    results = [ok, busy, busy, httpx.ConnectError("x"), out_of_files_error()]
+    no_file = httpx.ConnectError("cannot connect")
+    no_file.__cause__ = OSError(errno.EMFILE, "Too many open files")
+    results = [ok, busy, busy, httpx.ConnectError("x"), no_file]
     report = FanOutGauge(started=0.0).report(results)
     assert (report["ok"], report["refused"]) == (1, 2)
     assert (report["out_of_files"], report["other_errors"]) == (1, 1)
-
-
-def test_failure_reasons_name_the_os_error() -> None:
-    results = [httpx.Response(200), out_of_files_error(), out_of_files_error(), KeyError("k")]
-    assert failure_reasons(results) == {
-        "ConnectError: Too many open files": 2,
-        "KeyError: 'k'": 1,
-    }
-    assert failure_reasons([httpx.Response(503)]) == {}
 
 
 def test_bad_arguments() -> None:
@@ -130,24 +111,6 @@ def test_bad_arguments() -> None:
 
 def test_bytes_per_waiting_task_is_positive() -> None:
     assert 100 < asyncio.run(bytes_per_waiting_task(200)) < 100_000
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="no /dev/fd or RLIMIT_NOFILE")
-def test_open_file_limit_sets_and_restores() -> None:
-    import resource
-
-    fds = open_fds()
-    assert fds is not None and fds >= 3
-    before = resource.getrlimit(resource.RLIMIT_NOFILE)
-    with open_file_limit(fds + 200) as limit:
-        assert limit is not None and limit <= fds + 200
-        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == limit
-    assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
-    with pytest.raises(ValueError, match="≥ 64"):
-        open_file_limit(10).__enter__()
-    with pytest.raises(ValueError, match="open already"):
-        open_file_limit(max(fds, 64)).__enter__()
-    assert resource.getrlimit(resource.RLIMIT_NOFILE) == before
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no RLIMIT_NOFILE")

@@ -2,57 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
-from typing import Annotated
 
 import pytest
-from fastapi import Depends, FastAPI, Request
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from pydantic import BaseModel, model_validator
 
 from helpers import Server, serve
 from helpers.events import EventLog
 from helpers.plots import LabFigure
 from helpers.thread_lanes import plot_thread_lanes
-from tests.conftest import burst
+from tests.conftest import burst, events_app
 
 LOG = EventLog()
 
 
-class Answer(BaseModel):
-    ok: bool
-
-    @model_validator(mode="after")
-    def note(self) -> Answer:
-        LOG.record_current("validate")
-        return self
-
-
-def blocking_dependency(request: Request) -> None:
-    with LOG.span(request, "dependency"):
-        time.sleep(0.02)
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    app = FastAPI(title="tests: thread lanes")
-
-    @app.get("/work")
-    async def work(request: Request) -> dict[str, bool]:
-        with LOG.span(request, "step"):
-            await asyncio.sleep(0.01)
-        LOG.record(request, "step", "done")
-        return {"ok": True}
-
-    @app.get("/sync")
-    def sync(request: Request, _: Annotated[None, Depends(blocking_dependency)]) -> Answer:
-        with LOG.span(request, "handler"):
-            time.sleep(0.01)
-        return Answer(ok=True)
-
+    app = events_app(LOG, "tests: thread lanes")
     running = serve(app, thread_limit=2)
     yield running
     running.stop()

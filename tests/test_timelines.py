@@ -2,32 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI, Request
 
 from helpers import Server, serve
 from helpers.events import EventLog
 from helpers.plots import LabFigure
 from helpers.timelines import check_titles, plot_request, plot_spans
-from tests.conftest import burst
+from tests.conftest import burst, events_app
 
 LOG = EventLog()
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    app = FastAPI(title="tests: timelines")
-
-    @app.get("/work")
-    async def work(request: Request) -> dict[str, bool]:
-        with LOG.span(request, "step"):
-            await asyncio.sleep(0.01)
-        LOG.record(request, "step", "done")
-        return {"ok": True}
-
+    app = events_app(LOG, "tests: timelines")
     running = serve(app, thread_limit=2)
     yield running
     running.stop()

@@ -19,10 +19,8 @@ LOG = EventLog()
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    app = events_app(LOG, "tests: thread lanes")
-    running = serve(app, thread_limit=2)
-    yield running
-    running.stop()
+    with serve(events_app(LOG, "tests: thread lanes"), thread_limit=2) as running:
+        yield running
 
 
 def _labels(fig: Figure, panel: int) -> list[str]:

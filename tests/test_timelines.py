@@ -17,10 +17,8 @@ LOG = EventLog()
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Server]:
-    app = events_app(LOG, "tests: timelines")
-    running = serve(app, thread_limit=2)
-    yield running
-    running.stop()
+    with serve(events_app(LOG, "tests: timelines"), thread_limit=2) as running:
+        yield running
 
 
 def test_plot_spans(server: Server) -> None:

@@ -72,16 +72,20 @@ def open_file_limit(wanted: int) -> Iterator[int | None]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc``, then the exceptions it was raised from (``__cause__`` / ``__context__``);
+    at most 10, so a cycle cannot loop forever."""
+    seen: BaseException | None = exc
+    for _ in range(10):
+        if seen is None:
+            return
+        yield seen
+        seen = seen.__cause__ or seen.__context__
+
+
 def out_of_files(exc: BaseException) -> bool:
     """Whether ``exc`` (or an exception it was raised from) is "Too many open files"."""
-    seen: BaseException | None = exc
-    for _ in range(10):  # bounded walk down the __cause__ / __context__ chain
-        if seen is None:
-            return False
-        if isinstance(seen, OSError) and seen.errno in FILE_ERRNOS:
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(isinstance(e, OSError) and e.errno in FILE_ERRNOS for e in _chain(exc))
 
 
 def failure_reasons(results: Sequence[object]) -> dict[str, int]:
@@ -92,16 +96,8 @@ def failure_reasons(results: Sequence[object]) -> dict[str, int]:
     for result in results:
         if not isinstance(result, BaseException):
             continue
-        seen: BaseException | None = result
-        detail = str(result)
-        for _ in range(10):
-            if seen is None:
-                break
-            if isinstance(seen, OSError) and seen.strerror:
-                detail = seen.strerror
-                break
-            seen = seen.__cause__ or seen.__context__
-        reasons[f"{type(result).__name__}: {detail}"] += 1
+        os_messages = (e.strerror for e in _chain(result) if isinstance(e, OSError) and e.strerror)
+        reasons[f"{type(result).__name__}: {next(os_messages, str(result))}"] += 1
     return dict(reasons.most_common())
 
 

@@ -16,70 +16,21 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import anyio.to_thread
 import uvicorn
 
+from helpers import server_registry
 from helpers.probes import Sampler, Samples
+from helpers.recording_app import ASGIApp, RecordingApp
 from helpers.stoppable import Stoppable
-from helpers.tracing import COLLECTOR, install_tracing
+from helpers.tracing import install_tracing
 
 __all__ = ["Server", "serve", "stop_all"]
 
-ASGIApp = Callable[..., Awaitable[None]]
-Scope = MutableMapping[str, Any]
-
 STOP_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 15.0
-_TRACEPARENT = b"traceparent"
-
-
-class _RecordingApp:
-    """ASGI wrapper in front of the learner's app; their endpoints stay untouched.
-
-    With tracing on it stamps when an announced request reaches the app and when the app
-    call returns (after background tasks). With tracing off it sets the scope key that
-    makes FastAPI skip its built-in telemetry for the request (``fastapi/applications.py``:
-    ``"fastapi.telemetry" in scope``), so the untraced server pays nothing for spans.
-    """
-
-    def __init__(self, app: ASGIApp, *, trace: bool) -> None:
-        self.app = app
-        self.trace = trace
-
-    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        if not self.trace:
-            scope["fastapi.telemetry"] = None
-            await self.app(scope, receive, send)
-            return
-        record = None
-        for name, value in scope["headers"]:
-            if name == _TRACEPARENT:
-                record = _record_for(value)
-                break
-        if record is None:
-            await self.app(scope, receive, send)
-            return
-        record.arrived = time.perf_counter()
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            record.done = time.perf_counter()
-
-
-def _record_for(traceparent: bytes) -> Any:
-    parts = traceparent.split(b"-")
-    if len(parts) != 4:
-        return None
-    try:
-        return COLLECTOR.get(int(parts[1], 16))
-    except ValueError:
-        return None
 
 
 class Server(Stoppable):
@@ -104,7 +55,7 @@ class Server(Stoppable):
         url_host = f"[{host}]" if ":" in host else host
         self.url = f"http://{url_host}:{self.port}"
         config = uvicorn.Config(
-            _RecordingApp(app, trace=trace),
+            RecordingApp(app, trace=trace),
             # No logging config of uvicorn's own (the kernel's logging stays as it is), no
             # access log, and uvicorn's startup chatter only at WARNING and above.
             log_config=None,
@@ -183,7 +134,7 @@ class Server(Stoppable):
         If a handler blocks the event loop forever the thread cannot be ended from outside;
         the listening socket is then closed anyway and a warning says so.
         """
-        _registry_drop(self)
+        server_registry.drop(self)
         if not self._thread.is_alive():
             self._sock.close()
             return
@@ -276,41 +227,6 @@ def _describe(app: Any) -> str:
     return f"{type(app).__name__}({title!r})" if title else type(app).__name__
 
 
-# --- one server per app in a kernel ------------------------------------------------
-_registry: dict[object, Server] = {}
-_registry_lock = threading.Lock()
-
-
-def _app_key(app: Any) -> object:
-    """Identify "the same app" across re-runs of the cell that defines it.
-
-    Re-running a cell builds a new app object with the same title and routes; keying on
-    that signature lets ``serve`` stop the server left over from the previous run.
-    """
-    routes = getattr(app, "routes", None)
-    if routes is None:
-        return id(app)
-    signature = []
-    for route in routes:
-        endpoint = getattr(route, "endpoint", None)
-        signature.append(
-            (
-                getattr(route, "path", ""),
-                tuple(sorted(getattr(route, "methods", None) or ())),
-                getattr(endpoint, "__module__", ""),
-                getattr(endpoint, "__qualname__", ""),
-            )
-        )
-    return (type(app).__qualname__, getattr(app, "title", ""), tuple(signature))
-
-
-def _registry_drop(server: Server) -> None:
-    with _registry_lock:
-        for key, value in list(_registry.items()):
-            if value is server:
-                del _registry[key]
-
-
 def _check_host(host: str, allow_remote: bool) -> None:
     if not isinstance(host, str):
         raise TypeError(f"host must be a string such as '127.0.0.1', got {host!r}")
@@ -363,32 +279,29 @@ def serve(
     if trace:
         install_tracing()
     _register_atexit()
-    key = _app_key(app)
-    with _registry_lock:
-        previous = _registry.pop(key, None)
+    key = server_registry.app_key(app)
+    previous = server_registry.take(key)
     if previous is not None:
         previous.stop()
     server = Server(app, host=host, thread_limit=thread_limit, trace=trace)
     server._start()
-    with _registry_lock:
-        _registry[key] = server
+    server_registry.register(key, server)
     return server
 
 
 def stop_all() -> None:
     """Stop every server this kernel started (also runs at interpreter exit)."""
-    with _registry_lock:
-        servers = list(_registry.values())
-    for server in servers:
+    for server in server_registry.registered():
         server.stop()
 
 
+_atexit_lock = threading.Lock()
 _atexit_registered = False
 
 
 def _register_atexit() -> None:
     global _atexit_registered
-    with _registry_lock:
+    with _atexit_lock:
         if not _atexit_registered:
             atexit.register(stop_all)
             _atexit_registered = True

@@ -128,6 +128,10 @@ class Server(Stoppable):
         """True while the server thread is alive and has not been asked to stop."""
         return self._thread.is_alive() and not self._uvicorn.should_exit
 
+    def request_stop(self) -> None:
+        """Ask uvicorn to begin a graceful shutdown and return at once; ``stop()`` waits."""
+        self._uvicorn.should_exit = True
+
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop the server: graceful first, then forced; returns within ``timeout`` seconds.
 
@@ -291,7 +295,11 @@ def serve(
 
 def stop_all() -> None:
     """Stop every server this kernel started (also runs at interpreter exit)."""
-    for server in server_registry.registered():
+    servers = server_registry.registered()
+    for server in servers:  # ask them all first: each winds down on its own loop, at once
+        if isinstance(server, Server):
+            server.request_stop()
+    for server in servers:
         server.stop()
 
 

@@ -197,3 +197,19 @@ def test_serving_is_quiet_and_leaves_logging_alone(capfd: pytest.CaptureFixture[
     assert before == after
     assert "GET /ping" not in seen.getvalue()
     assert "uvicorn" not in seen.getvalue().lower() and "Started server" not in seen.getvalue()
+
+
+def test_request_stop_lets_the_server_wind_down_on_its_own() -> None:
+    server = serve(tiny_app("winding down"))
+    server.request_stop()
+    server._thread.join(5)
+    assert not server._thread.is_alive(), "the server should stop without stop() waiting on it"
+    server.stop()  # still safe afterwards: closes the socket and forgets the server
+    assert not port_is_open(server.port)
+
+
+def test_stop_all_stops_every_server() -> None:
+    servers = [serve(tiny_app(f"many {i}")) for i in range(4)]
+    stop_all()
+    assert not any(s.running for s in servers)
+    assert not any(s._thread.is_alive() for s in servers), "stop_all returns once each has ended"

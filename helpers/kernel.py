@@ -69,7 +69,9 @@ class NestAsyncioCost:
 
     def us_per_task(self, side: str) -> float:
         """The fastest burst of ``side`` ("plain" or "patched"), in µs per task."""
-        index = {"plain": 0, "patched": 1}[side]
+        if side not in ("plain", "patched"):
+            raise ValueError(f"side must be 'plain' or 'patched', got {side!r}")
+        index = 0 if side == "plain" else 1
         return min(pair[index] for pair in self.pairs) / self.tasks * 1e6
 
 
@@ -111,8 +113,9 @@ class _Probe:
 
     def burst(self, tasks: int) -> float:
         assert self._process.stdin is not None
-        self._process.stdin.write(f"{tasks}\n")
-        self._process.stdin.flush()
+        with contextlib.suppress(OSError):  # a probe that has died is reported by _answer
+            self._process.stdin.write(f"{tasks}\n")
+            self._process.stdin.flush()
         return float(self._answer()["seconds"])
 
     def close(self) -> None:

@@ -35,3 +35,16 @@ def test_a_probe_that_hangs_is_given_up_on(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr("helpers.kernel._ANSWER_TIMEOUT_S", 0.5)
     with pytest.raises(RuntimeError, match=r"plain asyncio probe did not answer within 0\.5 s"):
         measure_nest_asyncio(tasks=2_000, rounds=1)
+
+
+def test_a_probe_that_dies_mid_run_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    probe = "import json; print(json.dumps({'task_class': 'x', 'c_task': True}), flush=True)"
+    monkeypatch.setattr("helpers.kernel._PROBE", probe)
+    with pytest.raises(RuntimeError, match="plain asyncio probe exited early"):
+        measure_nest_asyncio(tasks=2_000, rounds=1)
+
+
+def test_unknown_side_is_named() -> None:
+    cost = measure_nest_asyncio(tasks=2_000, rounds=1)
+    with pytest.raises(ValueError, match="side must be 'plain' or 'patched', got 'both'"):
+        cost.us_per_task("both")

@@ -62,13 +62,42 @@ print(_json.dumps({
 """
 
 
+def parse_audit(outputs: list[dict[str, object]]) -> dict[str, list[str]]:
+    """What ``AUDIT`` printed, from the audit cell's outputs.
+
+    One print can arrive as several stream messages (ipykernel flushes its buffer on a timer;
+    a busy CI machine once split the JSON from its newline), so they are joined first."""
+    printed = "".join(
+        str(o.get("text", ""))
+        for o in outputs
+        if o.get("output_type") == "stream" and o.get("name") == "stdout"
+    )
+    assert printed.strip(), f"the audit cell printed nothing: {outputs}"
+    try:
+        result: dict[str, list[str]] = json.loads(printed)
+    except json.JSONDecodeError as error:
+        raise AssertionError(f"the audit cell printed more than its JSON: {printed!r}") from error
+    return result
+
+
 def audit(client: NotebookClient) -> dict[str, list[str]]:
     cell = nbformat.v4.new_code_cell(AUDIT)
     client.execute_cell(cell, 0)
-    texts = [o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream"]
-    assert texts, f"the audit cell printed nothing: {cell.outputs}"
-    result: dict[str, list[str]] = json.loads(texts[-1])
-    return result
+    return parse_audit(cell.outputs)
+
+
+def test_parse_audit_joins_a_print_split_across_stream_messages() -> None:
+    split = [
+        {"output_type": "stream", "name": "stdout", "text": '{"servers": [], "exposed": '},
+        {"output_type": "stream", "name": "stderr", "text": "a warning\n"},
+        {"output_type": "stream", "name": "stdout", "text": '["0.0.0.0:80"]}'},
+        {"output_type": "stream", "name": "stdout", "text": "\n"},
+    ]
+    assert parse_audit(split) == {"servers": [], "exposed": ["0.0.0.0:80"]}
+    with pytest.raises(AssertionError, match="printed nothing"):
+        parse_audit([{"output_type": "stream", "name": "stderr", "text": "x"}])
+    with pytest.raises(AssertionError, match="more than its JSON"):
+        parse_audit([*split, {"output_type": "stream", "name": "stdout", "text": "late line\n"}])
 
 
 def run_all_twice(

@@ -21,6 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 
+from helpers.bars import hbars
 from helpers.plots import BUSY_COLOR, FONT, WAITING_COLOR, LabFigure
 
 if TYPE_CHECKING:
@@ -208,9 +209,9 @@ def plot_pool(
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1.2, 1])
     end_ms = float(run.requests["received"].max()) * 1000
     held_until = holds["checkin"].fillna(end_ms / 1000)
-    top.barh(holds["connection"], (held_until - holds["checkout"]) * 1000,
-             left=holds["checkout"] * 1000, height=0.7, color=BUSY_COLOR,
-             edgecolor="white", linewidth=0.5)  # fmt: skip
+    hbars(top, holds["connection"], (held_until - holds["checkout"]) * 1000,
+          holds["checkout"] * 1000, height=0.7, color=BUSY_COLOR, edgecolor="white",
+          linewidth=0.5)  # fmt: skip
     if len(closes):
         top.scatter(closes["t"] * 1000, closes["connection"], marker="x", color="black", s=50,
                     zorder=4, label=f"closed by the pool ({len(closes)})")  # fmt: skip

@@ -33,6 +33,7 @@ import pandas as pd
 from matplotlib import colormaps
 from matplotlib.patches import Patch
 
+from helpers.bars import hbars
 from helpers.plots import FONT, LabFigure
 from helpers.stats import peak_overlap
 
@@ -179,11 +180,11 @@ def plot_steps(
     fig = LabFigure(figsize=(13, 1.2 + 0.45 * len(rows)), layout="constrained")
     ax = fig.subplots()
     for y, lane in enumerate(lanes):
-        for _, s in seg[seg["lane"] == lane].iterrows():
-            ax.barh(
-                y, s["duration_ms"], left=s["start_ms"], height=0.6 if s["running"] else 0.35,
-                color=color[lane], alpha=1.0 if s["running"] else 0.3, edgecolor="none",
-            )  # fmt: skip
+        mine = seg[seg["lane"] == lane]
+        for busy, height, alpha in ((True, 0.6, 1.0), (False, 0.35, 0.3)):
+            part = mine[mine["running"] == busy]
+            hbars(ax, y, part["duration_ms"], part["start_ms"], height=height, color=color[lane],
+                  alpha=alpha)  # fmt: skip
         if durations:
             span = seg[seg["lane"] == lane]
             if len(span):
@@ -193,10 +194,12 @@ def plot_steps(
     for k, thread in enumerate(threads):
         y = len(lanes) + k
         on_thread = running[running["thread_id"] == thread]
-        ax.barh(
-            [y] * len(on_thread), on_thread["duration_ms"], left=on_thread["start_ms"],
-            height=0.7, color=[color[lane] for lane in on_thread["lane"]], edgecolor="none",
+        hbars(
+            ax, y, on_thread["duration_ms"], on_thread["start_ms"], height=0.7,
+            color=[color[lane] for lane in on_thread["lane"]],
         )  # fmt: skip
+    if durations:
+        ax.margins(x=0.1)  # room for the totals written right of the bars
     if threads:
         ax.axhline(len(lanes) - 0.5, color="gray", linewidth=0.8)
     ax.set_yticks(range(len(rows)))

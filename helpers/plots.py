@@ -18,6 +18,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
+from helpers.bars import hbars
+
 if TYPE_CHECKING:
     from helpers.run import Run
 
@@ -79,14 +81,13 @@ def _draw_requests(ax: Axes, run: Run) -> None:
     start = r["start"].to_numpy() * 1000
     end = r["end"].to_numpy() * 1000
     waited = has_server & (r["wait"].fillna(0).to_numpy() > 0)
-    ax.barh(
-        y[waited], (start - queued_from)[waited], left=queued_from[waited],
-        height=height, color=QUEUED_COLOR, edgecolor="none", zorder=2,
+    hbars(
+        ax, y[waited], (start - queued_from)[waited], queued_from[waited],
+        height=height, color=QUEUED_COLOR, zorder=2,
     )  # fmt: skip
-    ax.barh(
-        y[has_server], (end - start)[has_server], left=start[has_server], height=height,
-        color=[colors.get(t, "#7f7f7f") for t in r["thread"][has_server]],
-        edgecolor="none", zorder=3,
+    hbars(
+        ax, y[has_server], (end - start)[has_server], start[has_server], height=height,
+        color=[colors.get(t, "#7f7f7f") for t in r["thread"][has_server]], zorder=3,
     )  # fmt: skip
     failed = r["status"].isna().to_numpy()
     if failed.any():
@@ -122,10 +123,9 @@ def _draw_threads(ax: Axes, run: Run) -> None:
                 ax.hlines(lane + offset, row["start"] * 1000, row["end"] * 1000,
                           color=colors[thread], linewidth=2)  # fmt: skip
         else:
-            ax.barh(
-                [lane] * len(rows), (rows["end"] - rows["start"]) * 1000,
-                left=rows["start"] * 1000, height=0.7, color=colors[thread],
-                edgecolor="white", linewidth=0.5,
+            hbars(
+                ax, lane, (rows["end"] - rows["start"]) * 1000, rows["start"] * 1000,
+                height=0.7, color=colors[thread], edgecolor="white", linewidth=0.5,
             )  # fmt: skip
     ax.set_yticks(range(len(threads)))
     ax.set_yticklabels(threads if len(threads) <= 45 else
@@ -211,7 +211,15 @@ def compare(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
         for i, name in enumerate(titles):
             if not isinstance(name, str):
                 raise TypeError(f"titles[{i}] must be a string, got {name!r}")
-    names = list(titles) if titles is not None else [_default_title(r) for r in runs]
+    # Side by side, a default title breaks after the makespan so it fits over its own column.
+    names = (
+        list(titles)
+        if titles is not None
+        else [
+            _default_title(r).replace(" — ", "\n") if len(runs) > 1 else _default_title(r)
+            for r in runs
+        ]
+    )
     fig = LabFigure(figsize=(6.5 * len(runs) + 2, 9), layout="constrained")
     axes = fig.subplots(3, len(runs), sharex=True, sharey="row", squeeze=False,
                         height_ratios=[3.2, 1, 1])  # fmt: skip
@@ -223,14 +231,29 @@ def compare(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
         _style(axes[1][col], "loop lag", "lag (ms)" if col == 0 else "")
         _style(axes[2][col], "thread pool", "threads" if col == 0 else "")
         axes[2][col].set_xlabel("time since burst start (ms)", fontsize=FONT)
-        if col < len(runs) - 1:
-            for row in range(3):
-                legend = axes[row][col].get_legend()
-                if legend is not None:
-                    legend.remove()
+    for row in axes:
+        _merge_legends(row)
     lag_top = max([10.0] + [float(r.lag["lag_ms"].max()) * 1.15 for r in runs if len(r.lag)])
     axes[1][0].set_ylim(0, lag_top)
     return fig
+
+
+def _merge_legends(row: Sequence[Axes]) -> None:
+    """One legend for a row of panels, on its last panel: every entry any panel had, once.
+
+    A panel's legend lists only what that panel drew (the grey "waiting" bars of a ``def``
+    run, the loop colour of an ``async`` one); the row's legend must explain them all."""
+    entries: dict[str, Any] = {}
+    for ax in row:
+        legend = ax.get_legend()
+        if legend is None:
+            continue
+        for handle, text in zip(legend.legend_handles, legend.get_texts()):
+            entries.setdefault(text.get_text(), handle)
+        legend.remove()
+    if entries:
+        row[-1].legend(list(entries.values()), list(entries), fontsize=FONT - 3,
+                       loc="upper left", bbox_to_anchor=(1.0, 1.0))  # fmt: skip
 
 
 def _default_title(run: Run) -> str:

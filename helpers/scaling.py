@@ -13,6 +13,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from helpers.bars import hbars
 from helpers.load import fire
 from helpers.workers import WorkerServer
 
@@ -147,9 +148,8 @@ def plot_processes(*runs: Run, titles: list[str], per_worker: int = 40) -> LabFi
         pids = sorted(r["pid"].unique())
         y = np.arange(len(r))
         colors = [palette(pids.index(p) % 10) for p in r["pid"]]
-        axes[0][col].barh(
-            y, (r["end"] - r["start"]) * 1000, left=r["start"] * 1000, height=1.0, color=colors
-        )
+        hbars(axes[0][col], y, (r["end"] - r["start"]) * 1000, r["start"] * 1000, height=1.0,
+              color=colors)  # fmt: skip
         axes[0][col].set_ylim(len(r), -1)
         grid = np.linspace(0, float(r["end"].max()), 400)
         stacks = [

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from helpers.bars import hbars
 from helpers.plots import BUSY_COLOR, FONT, LabFigure
 from helpers.server import Server
 
@@ -173,10 +174,10 @@ def plot_connections(log: ConnectionLog, title: str, max_lanes: int = 60) -> Lab
     for reused, color, label in ((False, "#9ecae1", "first request on a new connection"),
                                  (True, BUSY_COLOR, "request on a reused connection")):  # fmt: skip
         part = shown[shown["reused"] == reused]
-        ax.barh(
-            part["connection"], (part["end"] - part["start"]) * 1000,
-            left=part["start"] * 1000, height=0.8, color=color, edgecolor="white",
-            linewidth=0.4, label=f"{label} ({len(table[table['reused'] == reused])})",
+        hbars(
+            ax, part["connection"], (part["end"] - part["start"]) * 1000, part["start"] * 1000,
+            height=0.8, color=color, edgecolor="white", linewidth=0.4,
+            label=f"{label} ({len(table[table['reused'] == reused])})",
         )  # fmt: skip
     lanes = int(table["connection"].max()) if len(table) else 0
     if lanes > max_lanes:

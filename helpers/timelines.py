@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from helpers.bars import hbars
 from helpers.plots import BUSY_COLOR, FONT, LOOP_COLOR, WAITING_COLOR, LabFigure
 from helpers.run import Run
 
@@ -47,8 +48,8 @@ def _draw_span_rows(ax: Axes, run: Run) -> None:
     spans = run.spans
     for name, color in SPAN_COLORS.items():
         rows = spans[spans["name"] == name]
-        ax.barh(rows["id"], (rows["end"] - rows["start"]) * 1000, left=rows["start"] * 1000,
-                height=0.7, color=color, edgecolor="none")  # fmt: skip
+        hbars(ax, rows["id"], (rows["end"] - rows["start"]) * 1000, rows["start"] * 1000,
+              height=0.7, color=color)  # fmt: skip
     r = run.requests
     ax.scatter(r["responded"] * 1000, r["id"], marker="|", s=160, color="black", zorder=4)
     ax.set_ylim(len(r) - 0.5, -0.5)

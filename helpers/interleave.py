@@ -185,12 +185,10 @@ def plot_steps(
             part = mine[mine["running"] == busy]
             hbars(ax, y, part["duration_ms"], part["start_ms"], height=height, color=color[lane],
                   alpha=alpha)  # fmt: skip
-        if durations:
-            span = seg[seg["lane"] == lane]
-            if len(span):
-                total = span["end_ms"].max() - span["start_ms"].min()
-                ax.text(span["end_ms"].max() + 2, y, f"{total:.0f} ms", va="center",
-                        fontsize=FONT - 2)  # fmt: skip
+        if durations and len(mine):
+            total = mine["end_ms"].max() - mine["start_ms"].min()
+            ax.text(mine["end_ms"].max() + 2, y, f"{total:.0f} ms", va="center",
+                    fontsize=FONT - 2)  # fmt: skip
     for k, thread in enumerate(threads):
         y = len(lanes) + k
         on_thread = running[running["thread_id"] == thread]

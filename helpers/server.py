@@ -143,7 +143,7 @@ class Server(Stoppable):
             self._sock.close()
             return
         deadline = time.monotonic() + timeout
-        self._uvicorn.should_exit = True
+        self.request_stop()
         self._thread.join(max(0.0, timeout * 0.6))
         if self._thread.is_alive():
             self._uvicorn.force_exit = True
@@ -297,8 +297,7 @@ def stop_all() -> None:
     """Stop every server this kernel started (also runs at interpreter exit)."""
     servers = server_registry.registered()
     for server in servers:  # ask them all first: each winds down on its own loop, at once
-        if isinstance(server, Server):
-            server.request_stop()
+        server.request_stop()
     for server in servers:
         server.stop()
 

@@ -13,6 +13,11 @@ _S = TypeVar("_S", bound="Stoppable")
 class Stoppable:
     """``with thing: ...`` calls ``thing.stop()`` on the way out, even after an error."""
 
+    def request_stop(self) -> None:
+        """Ask the thing to begin stopping and return at once, so several can wind down
+        together before ``stop()`` waits on each. By default it does nothing: ``stop()``
+        does all the work."""
+
     def stop(self) -> None:
         """Stop the thing; subclasses implement it (safe to call twice)."""
         raise NotImplementedError

@@ -31,3 +31,9 @@ def test_an_error_inside_still_stops_and_propagates() -> None:
 def test_a_subclass_must_implement_stop() -> None:
     with pytest.raises(NotImplementedError), Stoppable():
         pass
+
+
+def test_request_stop_does_nothing_unless_a_subclass_says_so() -> None:
+    thing = Recorder()
+    thing.request_stop()
+    assert thing.stops == 0, "only stop() stops; request_stop() is an early, optional hint"

@@ -79,3 +79,12 @@ def test_plot_steps_draws_a_png_and_rejects_an_empty_log() -> None:
     assert fig._repr_png_().startswith(b"\x89PNG")
     with pytest.raises(ValueError, match="no marks"):
         plot_steps(StepLog())
+
+
+def test_plot_steps_leaves_room_for_the_totals_right_of_the_bars() -> None:
+    log = _interleaved()
+    last = float(log.segments()["end_ms"].max())
+    with_totals = plot_steps(log, durations=True).get_axes()[0].get_xlim()
+    without = plot_steps(log).get_axes()[0].get_xlim()
+    assert with_totals[1] >= 1.09 * last > without[1], (with_totals, without, last)
+    assert with_totals[0] == without[0] == 0, "both start at the first mark"

@@ -213,3 +213,28 @@ def test_stop_all_stops_every_server() -> None:
     stop_all()
     assert not any(s.running for s in servers)
     assert not any(s._thread.is_alive() for s in servers), "stop_all returns once each has ended"
+
+
+@pytest.mark.parametrize("trace", [False, True])
+def test_keep_alive_requests_do_not_stall(trace: bool) -> None:
+    """Sequential requests on one reused connection cost about what a new connection does.
+
+    A listening socket created with proto 0 made asyncio skip TCP_NODELAY on accepted
+    connections, and each reused connection waited ~40 ms on Nagle + delayed ACK."""
+    import httpx
+
+    with serve(tiny_app(f"keep-alive-{trace}"), trace=trace) as server, httpx.Client() as client:
+        client.get(f"{server.url}/ping")  # open the connection
+        times = []
+        for _ in range(15):
+            start = time.perf_counter()
+            assert client.get(f"{server.url}/ping").status_code == 200
+            times.append(time.perf_counter() - start)
+    times.sort()
+    median_ms = times[len(times) // 2] * 1000
+    assert median_ms < 15, f"keep-alive request median {median_ms:.1f} ms: a Nagle stall is ~40 ms"
+
+
+def test_accepted_connections_have_nagle_off() -> None:
+    with serve(tiny_app("nodelay")) as server:
+        assert server._sock.proto == socket.IPPROTO_TCP

@@ -1,24 +1,31 @@
 """Figures of a ``Run``: request timeline, thread swimlanes, loop lag, thread pool.
 
-Every panel shares one time axis in **milliseconds from the burst start**. Nothing here
-changes matplotlib's global state; each call builds its own figure.
+Every panel shares one time axis in **milliseconds from the burst start**. Figures are
+sized for the notebook: ``WIDTH_IN`` inches at ``DPI`` is the ~1170 px a notebook shows
+without scaling, so a font of N pt is shown at N pt; no text is under ``SMALL`` pt. At most
+two runs sit side by side; more stack. Nothing here changes matplotlib's global state.
 """
 
 from __future__ import annotations
 
 import io
+import math
+import textwrap
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import MaxNLocator
 
 from helpers.bars import hbars
+from helpers.lag_panel import draw_lag, lag_handles, lag_top
 
 if TYPE_CHECKING:
     from helpers.run import Run
@@ -29,9 +36,17 @@ LOOP_COLOR = "#1f77b4"
 QUEUED_COLOR = "#d9d9d9"
 WAITING_COLOR = "#d62728"
 BUSY_COLOR = "#2ca02c"
-FONT = 12
-DPI = 80
+CLIENT_COLOR = "#bbbbbb"
+DPI = 100
+NOTEBOOK_PX = 1170  # width of a JupyterLab output area at 1600 px; wider images are scaled down
+WIDTH_IN = NOTEBOOK_PX / DPI
+FONT = 13  # titles and axis labels
+SMALL = 11  # ticks, legends, notes: the smallest text on any figure
 BY_CHOICES = ("request", "thread")
+X_LABEL = "time since burst start (ms)"
+# Runs whose last answers are within this factor share one time axis; beyond it the short
+# run would be squeezed into a corner, so each gets its own scale (and the label says so).
+SHARE_X_WITHIN = 2.5
 
 
 class LabFigure(Figure):
@@ -61,21 +76,24 @@ def _worker_number(name: str) -> int:
     return int(tail) if tail.isdigit() else 10**9
 
 
-def _style(ax: Axes, title: str, ylabel: str) -> None:
-    ax.set_title(title, fontsize=FONT + 1, loc="left")
+def _style(ax: Axes, title: str, ylabel: str, width_in: float = WIDTH_IN) -> None:
+    # Wrap to the panel's width: ~0.55 em per character is a fair average for DejaVu Sans.
+    chars = max(20, int(width_in * 72 / (FONT * 0.55)))
+    ax.set_title(textwrap.fill(title, chars), fontsize=FONT, loc="left")
     ax.set_ylabel(ylabel, fontsize=FONT)
-    ax.tick_params(labelsize=FONT - 1)
+    ax.tick_params(labelsize=SMALL + 1)
     ax.grid(axis="x", alpha=0.3)
 
 
-def _draw_requests(ax: Axes, run: Run) -> None:
+def _draw_requests(ax: Axes, run: Run) -> list[Artist]:
+    """Client bars, queue wait and handler run per request; returns legend entries."""
     r = run.requests.sort_values("id")
     colors = _thread_colors(r["thread"].dropna().tolist())
     y = np.arange(len(r))
     height = 0.8 if len(r) <= 200 else 1.0
     sent = r["sent"].to_numpy() * 1000
     received = r["received"].to_numpy() * 1000
-    ax.hlines(y, sent, received, color="#bbbbbb", linewidth=0.6, zorder=1)
+    ax.hlines(y, sent, received, color=CLIENT_COLOR, linewidth=0.8, zorder=1)
     has_server = r["start"].notna().to_numpy()
     queued_from = (r["start"] - r["wait"].fillna(0)).to_numpy() * 1000
     start = r["start"].to_numpy() * 1000
@@ -93,23 +111,28 @@ def _draw_requests(ax: Axes, run: Run) -> None:
     if failed.any():
         ax.scatter(received[failed], y[failed], marker="x", color="black", zorder=4)
     ax.set_ylim(len(r) - 0.5, -0.5)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    handles = (
-        [Patch(color=QUEUED_COLOR, label="waiting for a worker thread")] if waited.any() else []
-    )
-    shown = [t for t in colors if t in set(r["thread"].dropna())]
-    for name in shown[:8]:
-        handles.append(Patch(color=colors[name], label=f"running on {name}"))
-    if len(shown) > 8:
-        handles.append(Patch(color="white", label=f"… {len(shown) - 8} more workers"))
-    handles.append(Patch(color="#bbbbbb", label="client: sent → received"))
-    ax.legend(handles=handles, fontsize=FONT - 3, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+    threads = set(r["thread"].dropna())
+    handles: list[Artist] = []
+    if waited.any():
+        handles.append(Patch(color=QUEUED_COLOR, label="queued for a worker thread"))
+    if "event loop" in threads:
+        handles.append(Patch(color=LOOP_COLOR, label="handler running on the event loop"))
+    workers = [t for t in colors if t in threads and t != "event loop"]
+    if workers:
+        handles.append(
+            Patch(color=colors[workers[0]], label="handler on a worker (colour = thread)")
+        )
+    handles.append(Line2D([], [], color=CLIENT_COLOR, linewidth=3, label="client: sent → received"))
+    if failed.any():
+        handles.append(Line2D([], [], marker="x", color="black", linestyle="", label="failed"))
     if not run.traced:
         ax.text(0.5, 0.5, "untraced server: client times only", transform=ax.transAxes,
                 ha="center", fontsize=FONT)  # fmt: skip
+    return handles
 
 
-def _draw_threads(ax: Axes, run: Run) -> None:
+def _draw_threads(ax: Axes, run: Run, height_in: float) -> None:
     r = run.requests[run.requests["start"].notna()]
     threads = sorted(r["thread"].unique(), key=lambda t: -1 if t == "event loop" else
                      _worker_number(t))  # fmt: skip
@@ -127,51 +150,103 @@ def _draw_threads(ax: Axes, run: Run) -> None:
                 ax, lane, (rows["end"] - rows["start"]) * 1000, rows["start"] * 1000,
                 height=0.7, color=colors[thread], edgecolor="white", linewidth=0.5,
             )  # fmt: skip
-    ax.set_yticks(range(len(threads)))
-    ax.set_yticklabels(threads if len(threads) <= 45 else
-                       [t if i % 5 == 0 else "" for i, t in enumerate(threads)],
-                       fontsize=FONT - 3 if len(threads) > 12 else FONT - 1)  # fmt: skip
+    # Label every k-th lane so labels of SMALL pt never overlap: a lane is height/lanes tall.
+    step = max(1, math.ceil(len(threads) * SMALL * 1.4 / (height_in * 72)))
+    shown = [i for i in range(len(threads)) if i % step == 0 or threads[i] == "event loop"]
+    ax.set_yticks(shown)
+    ax.set_yticklabels([threads[i] for i in shown], fontsize=SMALL + 1)
     ax.set_ylim(len(threads) - 0.5, -0.5)
 
 
-def _draw_lag(ax: Axes, run: Run) -> None:
-    ax.plot(run.lag["t"] * 1000, run.lag["lag_ms"], color="#9467bd", linewidth=1.2)
-    peak = float(run.lag["lag_ms"].max()) if len(run.lag) else 0.0
-    ax.set_ylim(0, max(10.0, peak * 1.15))
-    ax.text(0.995, 0.9, f"max {peak:.0f} ms", transform=ax.transAxes, ha="right",
-            va="top", fontsize=FONT - 1)  # fmt: skip
-
-
-def _draw_pool(ax: Axes, run: Run) -> None:
+def pool_used(run: Run) -> bool:
+    """True if any handler ran on a worker thread or the pool gauge ever moved."""
     p = run.pool
-    ax.step(p["t"] * 1000, p["busy"], where="post", color=BUSY_COLOR, label="busy threads")
-    ax.step(p["t"] * 1000, p["waiting"], where="post", color=WAITING_COLOR,
-            label="waiting for a thread")  # fmt: skip
+    moved = bool(len(p)) and bool((p["busy"] > 0).any() or (p["waiting"] > 0).any())
+    return moved or bool((run.requests["on_loop"] == False).any())  # noqa: E712
+
+
+def _draw_pool(ax: Axes, run: Run, top: float) -> list[Artist]:
+    p = run.pool
+    ax.step(p["t"] * 1000, p["busy"], where="post", color=BUSY_COLOR, linewidth=1.8)
+    ax.step(p["t"] * 1000, p["waiting"], where="post", color=WAITING_COLOR, linewidth=1.8)
     if run.thread_limit is not None:
-        ax.axhline(run.thread_limit, color="gray", linestyle=":", linewidth=1,
-                   label=f"thread limit ({run.thread_limit})")  # fmt: skip
+        ax.axhline(run.thread_limit, color="gray", linestyle=":", linewidth=1.2)
     else:
         ax.text(0.5, 0.5, "not measured: the lab did not start this server",
-                transform=ax.transAxes, ha="center", fontsize=FONT - 1)  # fmt: skip
-    top = max(run.thread_limit or 1, int(p["waiting"].max()) if len(p) else 0)
-    ax.set_ylim(0, top * 1.15 + 1)
-    ax.legend(fontsize=FONT - 3, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+                transform=ax.transAxes, ha="center", fontsize=SMALL)  # fmt: skip
+    ax.set_ylim(0, top)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=3))
+    return [
+        Line2D([], [], color=BUSY_COLOR, linewidth=2, label="threads busy"),
+        Line2D([], [], color=WAITING_COLOR, linewidth=2, label="calls waiting for a thread"),
+        Line2D([], [], color="gray", linestyle=":", label="thread limit"),
+    ]
+
+
+def _pool_top(runs: Sequence[Run]) -> float:
+    tops = [max(r.thread_limit or 1, int(r.pool["waiting"].max()) if len(r.pool) else 0)
+            for r in runs]  # fmt: skip
+    return max(tops) * 1.15 + 1
+
+
+def _no_pool(ax: Axes) -> None:
+    ax.axis("off")
+    ax.text(0, 0.5, "thread pool: no worker threads used", transform=ax.transAxes,
+            va="center", fontsize=SMALL + 1, color="#555555")  # fmt: skip
+
+
+def _legend(fig: Figure, groups: Sequence[Sequence[Artist]], where: Axes | None = None) -> None:
+    """One legend for a multi-run figure, every entry once, on top (or in a free cell)."""
+    entries = _entries(groups)
+    if where is not None:
+        where.axis("off")
+        legend = where.legend(list(entries.values()), list(entries), loc="center left",
+                              fontsize=SMALL + 1, frameon=False)  # fmt: skip
+        legend.set_in_layout(False)  # the free cell holds it; it must not stretch the grid
+    else:
+        fig.legend(list(entries.values()), list(entries), loc="outside upper center",
+                   ncols=3, fontsize=SMALL, frameon=False)  # fmt: skip
+
+
+def _legend_above(ax: Axes, groups: Sequence[Sequence[Artist]]) -> None:
+    """The legend in a band right above ``ax``, under the figure's title."""
+    entries = _entries(groups)
+    ax.legend(list(entries.values()), list(entries), loc="lower left", bbox_to_anchor=(0, 1.01),
+              ncols=3, fontsize=SMALL, frameon=False, borderaxespad=0)  # fmt: skip
+
+
+def _entries(groups: Sequence[Sequence[Artist]]) -> dict[str, Artist]:
+    entries: dict[str, Artist] = {}
+    for handles in groups:
+        for handle in handles:
+            entries.setdefault(str(handle.get_label()), handle)
+    return entries
+
+
+def _suptitle(fig: Figure, title: str) -> None:
+    fig.suptitle(textwrap.fill(title, int(WIDTH_IN * 72 / ((FONT + 2) * 0.55))),
+                 fontsize=FONT + 2, x=0.01, ha="left")  # fmt: skip
 
 
 def plot_run(run: Run, title: str | None = None) -> Figure:
-    """The three-panel figure: timeline, loop lag, thread pool (shared x axis in ms)."""
-    fig = LabFigure(figsize=(13, 9), layout="constrained")
-    axes = fig.subplots(3, 1, sharex=True, height_ratios=[3.2, 1, 1])
-    _draw_requests(axes[0], run)
-    _style(
-        axes[0], "Requests: waiting for a thread (grey), running (coloured by thread)", "request #"
-    )
-    _draw_lag(axes[1], run)
-    _style(axes[1], "Event-loop lag (how late the loop answers a 5 ms timer)", "lag (ms)")
-    _draw_pool(axes[2], run)
-    _style(axes[2], "Thread pool (worker threads for def code)", "threads")
-    axes[2].set_xlabel("time since burst start (ms)", fontsize=FONT)
-    fig.suptitle(title or _default_title(run), fontsize=FONT + 3, x=0.01, ha="left")
+    """Timeline, loop lag and thread pool of one run (shared x axis in ms)."""
+    used = pool_used(run)
+    fig = LabFigure(figsize=(WIDTH_IN, 8.5 if used else 7.2), layout="constrained")
+    axes = fig.subplots(3, 1, sharex=True, height_ratios=[3.2, 1.3, 1.1 if used else 0.2])
+    handles = _draw_requests(axes[0], run)
+    _style(axes[0], "", "request #")
+    draw_lag(axes[1], run, font=SMALL)
+    _style(axes[1], "Event-loop lag: each block is a stall of the loop, as long as it lasted",
+           "lag (ms)")  # fmt: skip
+    if used:
+        handles += _draw_pool(axes[2], run, _pool_top([run]))
+        _style(axes[2], "Thread pool (worker threads for def code)", "threads")
+    else:
+        _no_pool(axes[2])
+    axes[2 if used else 1].set_xlabel(X_LABEL, fontsize=FONT)
+    axes[1].tick_params(labelbottom=not used)
+    _suptitle(fig, title or _default_title(run))
+    _legend_above(axes[0], [handles, lag_handles()])
     return fig
 
 
@@ -180,20 +255,78 @@ def plot_timeline(run: Run, by: str = "request", title: str | None = None) -> Fi
     (``by="thread"``), time in ms from the burst start."""
     if by not in BY_CHOICES:
         raise ValueError(f"by must be one of {BY_CHOICES}, got {by!r}")
-    fig = LabFigure(figsize=(13, 6), layout="constrained")
+    fig = LabFigure(figsize=(WIDTH_IN, 6.5), layout="constrained")
     ax = fig.subplots()
     if by == "request":
-        _draw_requests(ax, run)
-        _style(ax, title or _default_title(run), "request #")
+        _legend_above(ax, [_draw_requests(ax, run)])
+        _style(ax, "", "request #")
     else:
-        _draw_threads(ax, run)
-        _style(ax, title or _default_title(run), "thread")
-    ax.set_xlabel("time since burst start (ms)", fontsize=FONT)
+        _draw_threads(ax, run, height_in=5.0)
+        _style(ax, "", "thread")
+    _suptitle(fig, title or _default_title(run))
+    ax.set_xlabel(X_LABEL, fontsize=FONT)
     return fig
 
 
 def compare(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
-    """Runs side by side: timeline, lag and pool panels per run, shared axes."""
+    """Runs in at most two columns (more stack): timeline, lag and pool panels per run.
+
+    Time axes are shared when the runs last about as long (within ``SHARE_X_WITHIN``×),
+    request axes when they have the same number of requests, and the lag axis always (every
+    stall on one scale). A run that used no worker thread gets one line instead of an
+    empty pool panel.
+    """
+    names = _check_compare(runs, titles)
+    cols = 1 if len(runs) == 1 else 2
+    rows = math.ceil(len(runs) / cols)
+    uses = [pool_used(r) for r in runs]
+    row_used = [any(uses[i * cols : (i + 1) * cols]) for i in range(rows)]
+    # With no worker thread anywhere, one line says so instead of a row per run.
+    k = 3 if any(uses) else 2
+    ratios = [h for used in row_used for h in (3.0, 1.3, 1.1 if used else 0.25)[:k]]
+    height = sum(ratios) * 1.15 + 0.9
+    fig = LabFigure(figsize=(WIDTH_IN, height), layout="constrained")
+    grid = fig.add_gridspec(k * rows, cols, height_ratios=ratios)
+    extents = [float(np.nanmax(r.requests["received"].to_numpy(dtype=float))) for r in runs]
+    share_x = max(extents) <= SHARE_X_WITHIN * max(min(extents), 1e-3)
+    same_n = len({len(r.requests) for r in runs}) == 1
+    top_lag, top_pool = lag_top(runs), _pool_top([r for r, u in zip(runs, uses) if u] or runs)
+    legends: list[list[Artist]] = [lag_handles()]
+    first: list[Axes] = []
+    for i, (run, name) in enumerate(zip(runs, names)):
+        row, col = divmod(i, cols)
+        top = fig.add_subplot(grid[k * row, col], sharex=first[0] if share_x and first else None,
+                              sharey=first[0] if same_n and first else None)  # fmt: skip
+        first = first or [top]
+        lag_ax = fig.add_subplot(grid[k * row + 1, col], sharex=top)
+        legends.append(_draw_requests(top, run))
+        draw_lag(lag_ax, run, top=top_lag, font=SMALL)
+        _style(top, name, "request #" if col == 0 else "", WIDTH_IN / cols)
+        _style(lag_ax, "", "lag (ms)" if col == 0 else "")
+        top.tick_params(labelbottom=False)
+        last = lag_ax
+        if row_used[row]:
+            pool_ax = fig.add_subplot(grid[k * row + 2, col], sharex=top)
+            if uses[i]:
+                legends.append(_draw_pool(pool_ax, run, top_pool))
+                _style(pool_ax, "", "threads" if col == 0 else "")
+                lag_ax.tick_params(labelbottom=False)
+                last = pool_ax
+            else:
+                _no_pool(pool_ax)
+        elif any(uses):
+            _no_pool(fig.add_subplot(grid[k * row + 2, col]))
+        last.set_xlabel(X_LABEL if share_x else X_LABEL + ", own scale", fontsize=FONT)
+    free = len(runs) % cols
+    spare = fig.add_subplot(grid[k * (rows - 1), 1]) if free else None
+    _legend(fig, legends[1:] + legends[:1], where=spare)
+    if not any(uses):
+        fig.supxlabel("thread pool: no worker threads used in any of these runs",
+                      fontsize=SMALL + 1, color="#555555", x=0.01, ha="left")  # fmt: skip
+    return fig
+
+
+def _check_compare(runs: Sequence[Run], titles: Sequence[str] | None) -> list[str]:
     if not runs:
         raise ValueError("compare needs at least one Run")
     from helpers.run import Run as RunType
@@ -201,59 +334,18 @@ def compare(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
     for i, run in enumerate(runs):
         if not isinstance(run, RunType):
             raise TypeError(f"compare takes Run objects; argument {i} is {type(run).__name__}")
-    if titles is not None:
-        if isinstance(titles, str) or not isinstance(titles, Sequence):
-            raise TypeError(
-                f"titles must be a list of strings, one per run; got {type(titles).__name__}"
-            )
-        if len(titles) != len(runs):
-            raise ValueError(f"titles has {len(titles)} entries for {len(runs)} runs")
-        for i, name in enumerate(titles):
-            if not isinstance(name, str):
-                raise TypeError(f"titles[{i}] must be a string, got {name!r}")
-    # Side by side, a default title breaks after the makespan so it fits over its own column.
-    names = (
-        list(titles)
-        if titles is not None
-        else [
-            _default_title(r).replace(" — ", "\n") if len(runs) > 1 else _default_title(r)
-            for r in runs
-        ]
-    )
-    fig = LabFigure(figsize=(6.5 * len(runs) + 2, 9), layout="constrained")
-    axes = fig.subplots(3, len(runs), sharex=True, sharey="row", squeeze=False,
-                        height_ratios=[3.2, 1, 1])  # fmt: skip
-    for col, (run, name) in enumerate(zip(runs, names)):
-        _draw_requests(axes[0][col], run)
-        _draw_lag(axes[1][col], run)
-        _draw_pool(axes[2][col], run)
-        _style(axes[0][col], name, "request #" if col == 0 else "")
-        _style(axes[1][col], "loop lag", "lag (ms)" if col == 0 else "")
-        _style(axes[2][col], "thread pool", "threads" if col == 0 else "")
-        axes[2][col].set_xlabel("time since burst start (ms)", fontsize=FONT)
-    for row in axes:
-        _merge_legends(row)
-    lag_top = max([10.0] + [float(r.lag["lag_ms"].max()) * 1.15 for r in runs if len(r.lag)])
-    axes[1][0].set_ylim(0, lag_top)
-    return fig
-
-
-def _merge_legends(row: Sequence[Axes]) -> None:
-    """One legend for a row of panels, on its last panel: every entry any panel had, once.
-
-    A panel's legend lists only what that panel drew (the grey "waiting" bars of a ``def``
-    run, the loop colour of an ``async`` one); the row's legend must explain them all."""
-    entries: dict[str, Any] = {}
-    for ax in row:
-        legend = ax.get_legend()
-        if legend is None:
-            continue
-        for handle, text in zip(legend.legend_handles, legend.get_texts()):
-            entries.setdefault(text.get_text(), handle)
-        legend.remove()
-    if entries:
-        row[-1].legend(list(entries.values()), list(entries), fontsize=FONT - 3,
-                       loc="upper left", bbox_to_anchor=(1.0, 1.0))  # fmt: skip
+    if titles is None:
+        return [_default_title(r) for r in runs]
+    if isinstance(titles, str) or not isinstance(titles, Sequence):
+        raise TypeError(
+            f"titles must be a list of strings, one per run; got {type(titles).__name__}"
+        )
+    if len(titles) != len(runs):
+        raise ValueError(f"titles has {len(titles)} entries for {len(runs)} runs")
+    for i, name in enumerate(titles):
+        if not isinstance(name, str):
+            raise TypeError(f"titles[{i}] must be a string, got {name!r}")
+    return list(titles)
 
 
 def _default_title(run: Run) -> str:

@@ -103,9 +103,12 @@ def _draw_requests(ax: Axes, run: Run) -> list[Artist]:
         ax, y[waited], (start - queued_from)[waited], queued_from[waited],
         height=height, color=QUEUED_COLOR, zorder=2,
     )  # fmt: skip
+    ran = has_server & np.isfinite(end)
+    tones = [colors.get(t, "#7f7f7f") for t in r["thread"][ran]]
+    # An edge in the bar's own colour keeps a 0.1 ms handler visible on a 1 s axis.
     hbars(
-        ax, y[has_server], (end - start)[has_server], start[has_server], height=height,
-        color=[colors.get(t, "#7f7f7f") for t in r["thread"][has_server]], zorder=3,
+        ax, y[ran], (end - start)[ran], start[ran], height=height, color=tones,
+        edgecolor=tones, linewidth=0.8, zorder=3,
     )  # fmt: skip
     failed = r["status"].isna().to_numpy()
     if failed.any():

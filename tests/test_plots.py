@@ -34,7 +34,7 @@ def effective_sizes(fig: Figure) -> list[tuple[float, str]]:
     fig.draw_without_rendering()
     scale = min(1.0, NOTEBOOK_PX / (fig.get_figwidth() * DPI))
     return [
-        (t.get_fontsize() * scale, t.get_text())
+        (float(t.get_fontsize()) * scale, t.get_text())
         for t in fig.findobj(Text)
         if isinstance(t, Text) and t.get_visible() and t.get_text().strip()
     ]
@@ -191,7 +191,7 @@ def test_lag_axis_has_a_floor_and_a_marked_threshold() -> None:
     fig = plot_run(loop_run(lag=(0.0, 0.004, 0.002)))
     (ax,) = [ax for ax in panels(fig) if ax.get_ylabel() == "lag (ms)"]
     assert ax.get_ylim()[1] >= LAG_FLOOR_MS, "4 ms of jitter must not fill the panel"
-    levels = [line.get_ydata()[0] for line in ax.get_lines()]
+    levels = [np.asarray(line.get_ydata())[0] for line in ax.get_lines()]
     assert NOTICEABLE_LAG_MS in levels, "the noticeable threshold is drawn"
     assert "longest stall 4 ms" in figure_texts(fig)
 

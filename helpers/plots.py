@@ -26,16 +26,31 @@ from matplotlib.ticker import MaxNLocator
 
 from helpers.bars import hbars
 from helpers.lag_panel import draw_lag, lag_handles, lag_top
+from helpers.pool_panel import (
+    BUSY_COLOR,
+    WAITING_COLOR,
+    draw_pool,
+    pool_line,
+    pool_top,
+    pool_used,
+    write_line,
+)
 
 if TYPE_CHECKING:
     from helpers.run import Run
 
-__all__ = ["LabFigure", "compare", "plot_run", "plot_timeline", "summary_frame"]
+__all__ = [
+    "BUSY_COLOR",
+    "WAITING_COLOR",
+    "LabFigure",
+    "compare",
+    "plot_run",
+    "plot_timeline",
+    "summary_frame",
+]
 
 LOOP_COLOR = "#1f77b4"
 QUEUED_COLOR = "#d9d9d9"
-WAITING_COLOR = "#d62728"
-BUSY_COLOR = "#2ca02c"
 CLIENT_COLOR = "#bbbbbb"
 DPI = 100
 NOTEBOOK_PX = 1170  # width of a JupyterLab output area at 1600 px; wider images are scaled down
@@ -161,43 +176,6 @@ def _draw_threads(ax: Axes, run: Run, height_in: float) -> None:
     ax.set_ylim(len(threads) - 0.5, -0.5)
 
 
-def pool_used(run: Run) -> bool:
-    """True if any handler ran on a worker thread or the pool gauge ever moved."""
-    p = run.pool
-    moved = bool(len(p)) and bool((p["busy"] > 0).any() or (p["waiting"] > 0).any())
-    return moved or bool((run.requests["on_loop"] == False).any())  # noqa: E712
-
-
-def _draw_pool(ax: Axes, run: Run, top: float) -> list[Artist]:
-    p = run.pool
-    ax.step(p["t"] * 1000, p["busy"], where="post", color=BUSY_COLOR, linewidth=1.8)
-    ax.step(p["t"] * 1000, p["waiting"], where="post", color=WAITING_COLOR, linewidth=1.8)
-    if run.thread_limit is not None:
-        ax.axhline(run.thread_limit, color="gray", linestyle=":", linewidth=1.2)
-    else:
-        ax.text(0.5, 0.5, "not measured: the lab did not start this server",
-                transform=ax.transAxes, ha="center", fontsize=SMALL)  # fmt: skip
-    ax.set_ylim(0, top)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=3))
-    return [
-        Line2D([], [], color=BUSY_COLOR, linewidth=2, label="threads busy"),
-        Line2D([], [], color=WAITING_COLOR, linewidth=2, label="calls waiting for a thread"),
-        Line2D([], [], color="gray", linestyle=":", label="thread limit"),
-    ]
-
-
-def _pool_top(runs: Sequence[Run]) -> float:
-    tops = [max(r.thread_limit or 1, int(r.pool["waiting"].max()) if len(r.pool) else 0)
-            for r in runs]  # fmt: skip
-    return max(tops) * 1.15 + 1
-
-
-def _no_pool(ax: Axes) -> None:
-    ax.axis("off")
-    ax.text(0, 0.5, "thread pool: no worker threads used", transform=ax.transAxes,
-            va="center", fontsize=SMALL + 1, color="#555555")  # fmt: skip
-
-
 def _legend(fig: Figure, groups: Sequence[Sequence[Artist]], where: Axes | None = None) -> None:
     """One legend for a multi-run figure, every entry once, on top (or in a free cell)."""
     entries = _entries(groups)
@@ -242,10 +220,10 @@ def plot_run(run: Run, title: str | None = None) -> Figure:
     _style(axes[1], "Event-loop lag: each block is a stall of the loop, as long as it lasted",
            "lag (ms)")  # fmt: skip
     if used:
-        handles += _draw_pool(axes[2], run, _pool_top([run]))
+        handles += draw_pool(axes[2], run, pool_top([run]))
         _style(axes[2], "Thread pool (worker threads for def code)", "threads")
     else:
-        _no_pool(axes[2])
+        write_line(axes[2], pool_line([run]), SMALL + 1)
     axes[2 if used else 1].set_xlabel(X_LABEL, fontsize=FONT)
     axes[1].tick_params(labelbottom=not used)
     _suptitle(fig, title or _default_title(run))
@@ -293,7 +271,7 @@ def compare(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
     extents = [float(np.nanmax(r.requests["received"].to_numpy(dtype=float))) for r in runs]
     share_x = max(extents) <= SHARE_X_WITHIN * max(min(extents), 1e-3)
     same_n = len({len(r.requests) for r in runs}) == 1
-    top_lag, top_pool = lag_top(runs), _pool_top([r for r, u in zip(runs, uses) if u] or runs)
+    top_lag, top_pool = lag_top(runs), pool_top([r for r, u in zip(runs, uses) if u] or runs)
     legends: list[list[Artist]] = [lag_handles()]
     first: list[Axes] = []
     for i, (run, name) in enumerate(zip(runs, names)):
@@ -311,21 +289,20 @@ def compare(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
         if row_used[row]:
             pool_ax = fig.add_subplot(grid[k * row + 2, col], sharex=top)
             if uses[i]:
-                legends.append(_draw_pool(pool_ax, run, top_pool))
+                legends.append(draw_pool(pool_ax, run, top_pool))
                 _style(pool_ax, "", "threads" if col == 0 else "")
                 lag_ax.tick_params(labelbottom=False)
                 last = pool_ax
             else:
-                _no_pool(pool_ax)
+                write_line(pool_ax, pool_line([run]), SMALL + 1)
         elif any(uses):
-            _no_pool(fig.add_subplot(grid[k * row + 2, col]))
+            write_line(fig.add_subplot(grid[k * row + 2, col]), pool_line([run]), SMALL + 1)
         last.set_xlabel(X_LABEL if share_x else X_LABEL + ", own scale", fontsize=FONT)
     free = len(runs) % cols
     spare = fig.add_subplot(grid[k * (rows - 1), 1]) if free else None
     _legend(fig, legends[1:] + legends[:1], where=spare)
     if not any(uses):
-        fig.supxlabel("thread pool: no worker threads used in any of these runs",
-                      fontsize=SMALL + 1, color="#555555", x=0.01, ha="left")  # fmt: skip
+        fig.supxlabel(pool_line(runs), fontsize=SMALL + 1, color="#555555", x=0.01, ha="left")
     return fig
 
 

@@ -220,3 +220,12 @@ def test_summary_frame_has_a_row_per_run() -> None:
     table = summary_frame(make_run(), make_run(), titles=["x", "y"])
     assert list(table.index) == ["x", "y"]
     assert "makespan_s" in table.columns
+
+
+def test_a_server_the_lab_did_not_start_says_what_was_not_measured() -> None:
+    clients = [ClientRecord(i, "/x", 1.0, 1.2 + i / 10, 200, None, "{}") for i in range(3)]
+    remote = build_run(clients, None, Samples(), t0=1.0, loop_thread_id=None, thread_limit=None)
+    for fig in (plot_run(remote), compare(remote, make_run())):
+        texts = figure_texts(fig)
+        assert "loop lag not measured" in texts and "untraced server: client times only" in texts
+        assert "thread pool: not measured" in texts

@@ -92,8 +92,9 @@ def _worker_number(name: str) -> int:
 
 
 def _style(ax: Axes, title: str, ylabel: str, width_in: float = WIDTH_IN) -> None:
-    # Wrap to the panel's width: ~0.55 em per character is a fair average for DejaVu Sans.
-    chars = max(20, int(width_in * 72 / (FONT * 0.55)))
+    # Wrap to the panel's width (its share of the figure less ~0.9 in of y labels): ~0.55 em
+    # per character is a fair average for DejaVu Sans.
+    chars = max(20, int((width_in - 0.9) * 72 / (FONT * 0.55)))
     ax.set_title(textwrap.fill(title, chars), fontsize=FONT, loc="left")
     ax.set_ylabel(ylabel, fontsize=FONT)
     ax.tick_params(labelsize=SMALL + 1)
@@ -249,14 +250,22 @@ def plot_timeline(run: Run, by: str = "request", title: str | None = None) -> Fi
     return fig
 
 
-def compare(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
+def compare(*runs: Run, titles: Sequence[str] | None = None, sharex: bool | None = None) -> Figure:
     """Runs in at most two columns (more stack): timeline, lag and pool panels per run.
 
-    Time axes are shared when the runs last about as long (within ``SHARE_X_WITHIN``×),
-    request axes when they have the same number of requests, and the lag axis always (every
-    stall on one scale). A run that used no worker thread gets one line instead of an
-    empty pool panel.
+    Args:
+        runs: the runs, drawn left to right, then top to bottom.
+        titles: one title per run (default: its summary).
+        sharex: one time axis (ms) for all runs; by default only when their last answers
+            are within ``SHARE_X_WITHIN``× of each other. ``True`` shows how much longer
+            one run took, ``False`` shows each run's own shape.
+
+    Request axes are shared when the runs have the same number of requests, the lag axis
+    always (every stall on one scale). A run that used no worker thread gets one line
+    instead of an empty pool panel.
     """
+    if sharex is not None and not isinstance(sharex, bool):
+        raise TypeError(f"sharex must be True, False or None (automatic), got {sharex!r}")
     names = _check_compare(runs, titles)
     cols = 1 if len(runs) == 1 else 2
     rows = math.ceil(len(runs) / cols)
@@ -269,7 +278,8 @@ def compare(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
     fig = LabFigure(figsize=(WIDTH_IN, height), layout="constrained")
     grid = fig.add_gridspec(k * rows, cols, height_ratios=ratios)
     extents = [float(np.nanmax(r.requests["received"].to_numpy(dtype=float))) for r in runs]
-    share_x = max(extents) <= SHARE_X_WITHIN * max(min(extents), 1e-3)
+    alike = max(extents) <= SHARE_X_WITHIN * max(min(extents), 1e-3)
+    share_x = alike if sharex is None else sharex
     same_n = len({len(r.requests) for r in runs}) == 1
     top_lag, top_pool = lag_top(runs), pool_top([r for r, u in zip(runs, uses) if u] or runs)
     legends: list[list[Artist]] = [lag_handles()]

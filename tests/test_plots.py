@@ -151,6 +151,11 @@ def test_runs_of_very_different_length_get_their_own_time_axis() -> None:
     alike = compare(loop_run(seconds=0.4), loop_run(seconds=0.5))
     a, b = panels(alike)[0], panels(alike)[2]
     assert a.get_shared_x_axes().joined(a, b)
+    forced = compare(loop_run(seconds=2.0), loop_run(seconds=0.1), sharex=True)
+    c, d = panels(forced)[0], panels(forced)[2]
+    assert c.get_shared_x_axes().joined(c, d) and d.get_xlim()[1] > 2000
+    with pytest.raises(TypeError, match="sharex must be True, False or None"):
+        compare(loop_run(), sharex="yes")  # type: ignore[arg-type]
 
 
 def _has_lag_blocks(ax: Axes) -> bool:

@@ -92,9 +92,9 @@ def _worker_number(name: str) -> int:
 
 
 def _style(ax: Axes, title: str, ylabel: str, width_in: float = WIDTH_IN) -> None:
-    # Wrap to the panel's width (its share of the figure less ~0.9 in of y labels): ~0.55 em
-    # per character is a fair average for DejaVu Sans.
-    chars = max(20, int((width_in - 0.9) * 72 / (FONT * 0.55)))
+    # Wrap to the panel's width (its share of the figure less ~0.8 in of y labels): ~0.5 em
+    # per character is a fair average for DejaVu Sans in these titles.
+    chars = max(20, int((width_in - 0.8) * 72 / (FONT * 0.5)))
     ax.set_title(textwrap.fill(title, chars), fontsize=FONT, loc="left")
     ax.set_ylabel(ylabel, fontsize=FONT)
     ax.tick_params(labelsize=SMALL + 1)

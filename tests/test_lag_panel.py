@@ -8,6 +8,7 @@ import time
 import pandas as pd
 import pytest
 
+from helpers import Server
 from helpers.lag_panel import (
     ARRIVALS_MIN,
     LAG_FLOOR_MS,
@@ -17,6 +18,7 @@ from helpers.lag_panel import (
 )
 from helpers.probes import Sampler, Samples
 from helpers.run import ClientRecord, Run, build_run
+from tests.conftest import burst
 from tests.test_run import LOOP, server_record
 
 
@@ -106,3 +108,22 @@ def test_lag_axis_top_has_a_floor() -> None:
     frozen = run_with([0.01], [(0.0, 0.0), (1.0, 0.8)])
     assert lag_top([quiet]) == LAG_FLOOR_MS
     assert lag_top([quiet, frozen]) == pytest.approx(1000.0), "room over the longest stall"
+
+
+def test_a_blocking_burst_is_covered_by_stall_blocks_under_its_handlers(demo: Server) -> None:
+    """Lesson 03's picture: time.sleep in an async def blocks the loop for as long as the
+    handlers run one after another; the blocks must lie under those handlers."""
+    run = burst(demo, "/blocking_in_async", n=4, params={"seconds": 0.1})
+    r = run.requests
+    handlers = [(s * 1000, e * 1000) for s, e in zip(r["start"], r["end"])]
+    blocked_ms = sum(e - s for s, e in handlers)
+    assert blocked_ms >= 4 * 100 - 1, handlers
+    blocks = stall_blocks(run.lag)
+    covered = sum(
+        max(0.0, min(e, b_end) - max(s, b_start))
+        for s, e in handlers
+        for b_start, b_end in zip(blocks["start_ms"], blocks["end_ms"])
+    )
+    # The probe misses at most one 5 ms period at the start of a freeze.
+    assert covered >= blocked_ms - 10, f"blocks cover {covered:.0f} of {blocked_ms:.0f} ms"
+    assert blocks["lag_ms"].sum() <= run.summary()["makespan_s"] * 1000, "nothing counted twice"

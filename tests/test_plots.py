@@ -234,3 +234,11 @@ def test_a_server_the_lab_did_not_start_says_what_was_not_measured() -> None:
         texts = figure_texts(fig)
         assert "loop lag not measured" in texts and "untraced server: client times only" in texts
         assert "thread pool: not measured" in texts
+
+
+def test_a_probe_that_was_never_late_draws_no_block_and_says_so() -> None:
+    fig = plot_run(loop_run(lag=(0.0, 0.0, 0.0)))
+    assert not any(
+        _is_lag(c) and len(c.get_paths()) for ax in fig.get_axes() for c in ax.collections
+    )
+    assert "longest stall 0 ms" in figure_texts(fig)

@@ -110,7 +110,7 @@ class NestAsyncioCost:
     def table(self) -> pd.DataFrame:
         """One row per variant: what was patched, Task class, ``_run_once``, µs per task
         (fastest burst) and the median slowdown against plain."""
-        return pd.DataFrame(
+        rows = pd.DataFrame(
             [
                 {
                     "variant": variant,
@@ -122,7 +122,8 @@ class NestAsyncioCost:
                 }
                 for variant in self.seconds
             ]
-        ).set_index("variant")
+        )
+        return rows.set_index("variant")
 
 
 class _Probe:

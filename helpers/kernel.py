@@ -123,7 +123,8 @@ class NestAsyncioCost:
                 for variant in self.seconds
             ]
         )
-        return rows.set_index("variant")
+        table: pd.DataFrame = rows.set_index("variant")
+        return table
 
 
 class _Probe:

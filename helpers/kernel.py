@@ -110,15 +110,16 @@ class NestAsyncioCost:
         return min(self.seconds[variant]) / self.tasks * 1e6
 
     def table(self) -> pd.DataFrame:
-        """One row per variant: what was patched, Task class, ``_run_once``, CPU µs per task
-        (cheapest burst) and the median slowdown against plain."""
+        """One row per variant: what was patched, which Task (C or Python), whose
+        ``_run_once`` (``asyncio`` or ``nest_asyncio``), CPU µs per task (cheapest burst) and
+        the median slowdown against plain."""
         rows = pd.DataFrame(
             [
                 {
                     "variant": variant,
                     "patched": VARIANTS[variant],
-                    "Task": self.info[variant]["task_class"],
-                    "_run_once": self.info[variant]["run_once"],
+                    "Task": "C" if self.info[variant]["c_task"] else "Python",
+                    "_run_once from": self.info[variant]["run_once"].split(".")[0],
                     "CPU µs per task": round(self.us_per_task(variant), 2),
                     "× plain (median)": round(self.slowdown(variant), 2),
                 }

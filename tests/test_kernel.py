@@ -24,6 +24,8 @@ def test_each_variant_patches_only_its_part() -> None:
     table = result.table()
     assert list(table.index) == list(VARIANTS)
     assert table.loc["tasks", "CPU µs per task"] == round(result.us_per_task("tasks"), 2)
+    assert list(table["Task"]) == ["C", "Python", "C", "Python"]
+    assert list(table["_run_once from"]) == ["asyncio", "asyncio", "nest_asyncio", "nest_asyncio"]
 
 
 def test_the_task_swap_costs_more_than_the_loop_patch() -> None:

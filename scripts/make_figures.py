@@ -86,7 +86,10 @@ async def figures(out: Path) -> list[Path]:
 
 
 def _save(figure: object, path: Path) -> Path:
-    figure.savefig(path, dpi=80)  # type: ignore[attr-defined]
+    # The notebook's own resolution, so the README shows what a learner sees.
+    from helpers.plots import DPI
+
+    figure.savefig(path, dpi=DPI)  # type: ignore[attr-defined]
     return path
 
 

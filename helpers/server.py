@@ -275,8 +275,10 @@ class _QuietShutdown(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.thread != self.server.loop_thread_id:
             return True
-        if record.msg == CANCEL_NOTICE and record.args:
-            self.server.cancelled_at_stop = int(record.args[0])  # type: ignore[index,call-overload]
+        if record.msg == CANCEL_NOTICE:
+            args = record.args if isinstance(record.args, tuple) else ()
+            count = args[0] if args else None
+            self.server.cancelled_at_stop = count if isinstance(count, int) else 1
             return False
         exc = record.exc_info[1] if record.exc_info else None
         return not (

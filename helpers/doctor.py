@@ -12,6 +12,7 @@ import importlib.metadata as metadata
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -133,30 +134,72 @@ def _serve_and_fire() -> Check:
 
 
 def _kernel() -> Check:
-    try:
-        from jupyter_client.manager import start_new_kernel
+    # The kernel's own output (its "running over TCP without encryption" warning) goes to a
+    # file instead of the report; its last line is shown only if the kernel fails to start.
+    with tempfile.TemporaryFile("w+") as kernel_log:
+        try:
+            from jupyter_client.manager import start_new_kernel
 
-        manager, client = start_new_kernel(kernel_name="python3", startup_timeout=60)
-    except Exception as exc:  # no kernelspec, or the kernel cannot start
-        return Check(
-            "Jupyter kernel with a running event loop",
-            False,
-            f"{exc}",
-            "python -m ipykernel install --user --name python3",
-        )
-    try:
-        reply = client.execute_interactive(
-            "import asyncio; asyncio.get_running_loop()", timeout=30, store_history=False
-        )
-        ok = reply["content"]["status"] == "ok"
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
+            manager, client = start_new_kernel(
+                kernel_name="python3", startup_timeout=60, stdout=kernel_log, stderr=kernel_log
+            )
+        except Exception as exc:  # no kernelspec, or the kernel cannot start
+            kernel_log.seek(0)
+            said = kernel_log.read().strip().splitlines()
+            return Check(
+                "Jupyter kernel with a running event loop",
+                False,
+                f"{exc}" + (f" (the kernel said: {said[-1]})" if said else ""),
+                "python -m ipykernel install --user --name python3",
+            )
+        try:
+            # output_hook: the default one prints the cell's result (the loop's repr) here
+            reply = client.execute_interactive(
+                "import asyncio; asyncio.get_running_loop()",
+                timeout=30,
+                store_history=False,
+                output_hook=lambda message: None,
+            )
+            ok = reply["content"]["status"] == "ok"
+        finally:
+            client.stop_channels()
+            manager.shutdown_kernel(now=True)
     return Check(
         "Jupyter kernel with a running event loop",
         ok,
         "top-level await will work" if ok else "the kernel has no running loop",
         "upgrade ipykernel: pip install -U 'ipykernel>=6.29'",
+    )
+
+
+# Open files a lesson's 1000-request burst holds: two per connection (both ends are in the
+# kernel), plus a margin for what a kernel has open anyway.
+LESSON_BURST_FILES = 2 * 1000 + 200
+
+
+def _open_files() -> Check:
+    name = "open-file limit (`ulimit -n`)"
+    try:
+        import resource
+    except ImportError:
+        return Check(name, True, "no per-process limit on this OS")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def shown(limit: int) -> str:
+        return "unlimited" if limit == resource.RLIM_INFINITY else str(limit)
+
+    found = f"soft {shown(soft)}, hard {shown(hard)}"
+    if hard == resource.RLIM_INFINITY or hard >= LESSON_BURST_FILES:
+        enough = soft == resource.RLIM_INFINITY or soft >= LESSON_BURST_FILES
+        note = "enough" if enough else "fire raises the soft limit when a burst needs it"
+        return Check(name, True, f"{found}: {note}")
+    return Check(
+        name,
+        False,
+        f"{found}: the lessons' 1000-request bursts need about {LESSON_BURST_FILES} open files",
+        f"start Jupyter from a terminal where `ulimit -n {LESSON_BURST_FILES}` works; raising "
+        "the hard limit needs an administrator (Linux: `nofile` in "
+        "/etc/security/limits.conf; macOS: `sudo launchctl limit maxfiles`)",
     )
 
 
@@ -197,6 +240,7 @@ CHECKS: list[Callable[[], Check]] = [
     _kernel,
     _widgets,
     _proxy,
+    _open_files,
 ]
 
 

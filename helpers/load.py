@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 
 from helpers.collector import full_collections_deferred
+from helpers.open_files import accept_failures_total, ensure_open_files
 from helpers.probes import Samples
 from helpers.run import ClientRecord, Run, build_run
 from helpers.server import Server
@@ -28,6 +29,7 @@ __all__ = ["MAX_REQUESTS", "fire"]
 MAX_REQUESTS = 20_000
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 PROGRESS_AFTER_S = 2.0
+PROGRESS_EVERY_S = 0.1
 BODY_LIMIT = 2000
 T = TypeVar("T")
 Params = Mapping[str, Any] | Callable[[int], Mapping[str, Any]] | None
@@ -140,7 +142,8 @@ async def fire(
         timeout: per-request limit in **seconds**; a request over it becomes a row with
             ``error`` set (the burst never raises halfway).
         progress: show a progress bar; by default one appears if the burst is still
-            running after 2 s.
+            running after 2 s. It ends full and closes when the burst ends; its rate is
+            requests completed ÷ seconds since the burst began.
         label: a name for the run, used in plot titles.
 
     Every request goes over its own TCP connection (``helpers.transport``) so the client
@@ -148,10 +151,24 @@ async def fire(
     the server's spans. No automatic *full* garbage collection starts during the burst
     (``helpers.collector``), so a walk over the notebook's history cannot freeze it; young
     collections of what the burst allocates run as usual.
+
+    Each connection is an open file (two in this process with a lab server: both ends).
+    When the burst needs more than the soft limit (``ulimit -n``, 256 in a macOS terminal),
+    the limit is raised within the hard limit, saying so in one line; a limit set with
+    ``helpers.open_files.open_file_limit`` is kept, on purpose. A hard limit too low for
+    the burst raises ``FileLimitError`` before any request. A server that could not
+    ``accept()`` connections for want of files is reported in one line, not a traceback per
+    connection.
     """
     method = _validate(server, path, n, params, json, method, concurrency, timeout)
     for i in range(min(n, 1) if callable(params) else 0):
         _params_for(params, i)  # fail fast on a bad params function, before any request
+    in_flight = min(n, concurrency or n)
+    ensure_open_files(
+        in_flight,
+        files_each=2 if isinstance(server, Server) else 1,
+        what=f"this burst of {n} requests{'' if in_flight == n else f' ({in_flight} at once)'}",
+    )
     trace_ids = [secrets.randbits(128) or 1 for _ in range(n)]
     target = server if isinstance(server, Server) else None
     base_url = target.url if target is not None else str(server).rstrip("/")
@@ -186,6 +203,7 @@ async def fire(
         # The transport is called directly: AsyncClient.send adds ~0.07 ms per request and an
         # INFO log line per request, which would flood a kernel that logs at INFO.
         transport = OneShotTransport()
+        accept_failures_before = accept_failures_total()
         t0 = time.perf_counter()
         try:
 
@@ -212,7 +230,7 @@ async def fire(
                         index, path, sent, time.perf_counter(), status, error, text
                     )
 
-            await _run_all([one(i) for i in range(n)], progress)
+            await _run_all([one(i) for i in range(n)], progress, t0)
             if records is not None:
                 await _settle(records, clients, timeout)
         finally:
@@ -223,6 +241,7 @@ async def fire(
                 else Samples()
             )
             COLLECTOR.release(trace_ids)
+            _report_accept_failures(accept_failures_total() - accept_failures_before)
     done = [c for c in clients if c is not None]
     return build_run(
         done,
@@ -243,39 +262,82 @@ async def _within(awaitable: Awaitable[T], seconds: float) -> T:
     return await asyncio.wait_for(awaitable, seconds)
 
 
-async def _run_all(coros: list[Any], progress: bool | None) -> None:
+async def _run_all(coros: list[Any], progress: bool | None, t0: float) -> None:
     tasks = [asyncio.ensure_future(c) for c in coros]
-    watcher = asyncio.ensure_future(_progress(tasks, progress)) if progress is not False else None
+    finished = asyncio.Event()
+    watcher = (
+        asyncio.ensure_future(_progress(tasks, progress, t0, finished))
+        if progress is not False
+        else None
+    )
     try:
         await asyncio.gather(*tasks)
     except BaseException:
         # Interrupted (Ctrl-C / kernel interrupt): cancel what is in flight and wait for it
-        # so no connection or task outlives the cell.
+        # so no connection or task outlives the cell. The bar is cancelled with it and so
+        # ends short (red in a notebook): the burst did not finish.
         for task in tasks:
             task.cancel()
+        if watcher is not None:
+            watcher.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
     finally:
+        # Let the bar take its last reading (every request done: a full bar) and close on
+        # its own; cancelling it first left it at 95–98 %, red, after every long burst.
+        finished.set()
         if watcher is not None:
-            watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
 
 
-async def _progress(tasks: list[asyncio.Future[None]], progress: bool | None) -> None:
+async def _progress(
+    tasks: list[asyncio.Future[None]], progress: bool | None, t0: float, finished: asyncio.Event
+) -> None:
+    """Show a bar while ``tasks`` run, from the start (``progress=True``) or once the burst
+    has run ``PROGRESS_AFTER_S`` (``None``), so short bursts get none."""
     if progress is None:
-        await asyncio.sleep(PROGRESS_AFTER_S)
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(tasks), desc="requests", unit="req", leave=False)
+        wait = PROGRESS_AFTER_S - (time.perf_counter() - t0)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(finished.wait(), max(wait, 0.0))
+        if finished.is_set():
+            return
+    bar = _bar(len(tasks), t0)
     try:
         while True:
-            finished = sum(task.done() for task in tasks)
-            bar.update(finished - bar.n)
-            if finished == len(tasks):
+            done = sum(task.done() for task in tasks)
+            bar.update(done - bar.n)
+            if done == len(tasks) or finished.is_set():
                 break
-            await asyncio.sleep(0.1)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(finished.wait(), PROGRESS_EVERY_S)
     finally:
         bar.close()
+
+
+def _bar(total: int, t0: float) -> Any:
+    """A tqdm bar (a widget in a notebook) for ``total`` requests, on the burst's clock.
+
+    ``smoothing=0`` makes the rate completed ÷ elapsed rather than tqdm's moving average of
+    the last updates, and the bar's start is moved back to the burst's start ``t0``
+    (``time.perf_counter()`` s): a bar that appears after 2 s then shows the burst's real
+    rate and elapsed time, not the first update's jump over 2 s of answers.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, desc="requests", unit="req", leave=False, smoothing=0)
+    bar.start_t -= time.perf_counter() - t0
+    return bar
+
+
+def _report_accept_failures(count: int) -> None:
+    """One line for a burst during which a lab server's ``accept()`` failed (see
+    ``Server._on_loop_exception``), instead of a traceback per refused connection."""
+    if count:
+        print(
+            f"during this burst a lab server's accept() failed {count:,} time(s) for want of "
+            "open files (asyncio retries every second; tracebacks not shown)",
+            file=sys.stderr,
+        )
 
 
 async def _settle(

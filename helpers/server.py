@@ -12,6 +12,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import ipaddress
+import logging
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ import anyio.to_thread
 import uvicorn
 
 from helpers import server_registry
+from helpers.open_files import ACCEPT_FAILED, note_accept_failure
 from helpers.probes import Sampler, Samples
 from helpers.recording_app import ASGIApp, RecordingApp
 from helpers.stoppable import Stoppable
@@ -31,6 +33,10 @@ __all__ = ["Server", "serve", "stop_all"]
 
 STOP_TIMEOUT_S = 5.0
 START_TIMEOUT_S = 15.0
+# What uvicorn logs (logger "uvicorn.error") when the graceful shutdown times out: one line
+# naming how many handlers it cancels, then a CancelledError traceback per handler.
+CANCEL_NOTICE = "Cancel %s running task(s), timeout graceful shutdown exceeded"
+ASGI_EXCEPTION = "Exception in ASGI application"
 
 
 class Server(Stoppable):
@@ -78,6 +84,9 @@ class Server(Stoppable):
         self._loop: asyncio.AbstractEventLoop | None = None
         self.loop_thread_id: int | None = None
         self._failure: BaseException | None = None
+        self.accept_failures = 0
+        self.cancelled_at_stop = 0
+        self._quiet_shutdown = _QuietShutdown(self)
         self._thread = threading.Thread(
             target=self._run, name=f"lab-server-{self.port}", daemon=True
         )
@@ -104,7 +113,10 @@ class Server(Stoppable):
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
+        loop.set_exception_handler(self._on_loop_exception)
         self._loop = loop
+        uvicorn_logger = logging.getLogger("uvicorn.error")
+        uvicorn_logger.addFilter(self._quiet_shutdown)
         try:
             loop.run_until_complete(self._main())
         except BaseException as exc:  # reported by _start / stop; the thread must end quietly
@@ -121,6 +133,17 @@ class Server(Stoppable):
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()
+                uvicorn_logger.removeFilter(self._quiet_shutdown)
+
+    def _on_loop_exception(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Count accept() failures instead of logging them: asyncio's default handler logs
+        a full traceback per connection it could not accept, thousands in one burst once
+        the process is out of open files; ``fire`` reports the count in one line."""
+        if str(context.get("message", "")).startswith(ACCEPT_FAILED):
+            self.accept_failures += 1
+            note_accept_failure()
+            return
+        loop.default_exception_handler(context)
 
     async def _main(self) -> None:
         self.loop_thread_id = threading.get_ident()
@@ -155,6 +178,12 @@ class Server(Stoppable):
         if self._thread.is_alive():
             self._uvicorn.force_exit = True
             self._thread.join(max(0.0, deadline - time.monotonic() - 0.1))
+        if self.cancelled_at_stop:
+            print(
+                f"server on port {self.port}: {self.cancelled_at_stop} request(s) still running "
+                "were cancelled at stop (graceful shutdown waits 1 s)"
+            )
+            self.cancelled_at_stop = 0
         if self._thread.is_alive():
             self._sock.close()
             warnings.warn(
@@ -231,6 +260,32 @@ class Server(Stoppable):
             return result
         except (TimeoutError, ValueError):
             return sampler.samples
+
+
+class _QuietShutdown(logging.Filter):
+    """Keeps one server's shutdown cancellations out of the log: uvicorn logs a notice and
+    then one ``CancelledError`` traceback per handler it cancels (twenty hung requests, twenty
+    tracebacks). The filter counts them (``Server.cancelled_at_stop``) for ``stop()`` to
+    report in one line; other records, and other servers' records, pass."""
+
+    def __init__(self, server: Server) -> None:
+        super().__init__()
+        self.server = server
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.thread != self.server.loop_thread_id:
+            return True
+        if record.msg == CANCEL_NOTICE:
+            args = record.args if isinstance(record.args, tuple) else ()
+            count = args[0] if args else None
+            self.server.cancelled_at_stop = count if isinstance(count, int) else 1
+            return False
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (
+            str(record.msg).startswith(ASGI_EXCEPTION)
+            and isinstance(exc, asyncio.CancelledError)
+            and self.server._uvicorn.should_exit
+        )
 
 
 def _describe(app: Any) -> str:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -263,3 +269,161 @@ def test_a_burst_does_not_wait_for_a_blocked_server_loop() -> None:
     with serve(app) as server:
         ticks_per_s = asyncio.run(scenario(server))
     assert ticks_per_s > 20, f"the caller's loop stalled: {ticks_per_s:.0f} ticks/s"
+
+
+class RecordedBars:
+    """Every tqdm bar ``fire`` creates, as the notebook widget it is in JupyterLab."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from tqdm.notebook import tqdm as notebook_tqdm
+
+        self.bars: list[Any] = []
+        bars = self.bars
+
+        class Recorded(notebook_tqdm):  # type: ignore[type-arg]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                bars.append(self)
+
+            def close(self) -> None:
+                # what the learner sees last: the text, and red ("danger") or not
+                self.final_text = str(self)
+                super().close()
+                self.final_style = self.container.children[1].bar_style
+
+        monkeypatch.setattr("tqdm.auto.tqdm", Recorded)
+
+
+def test_a_long_burst_ends_with_a_full_bar_at_the_real_rate(
+    demo: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = RecordedBars(monkeypatch)
+    run = burst(demo, "/async_sleep", n=200, params={"seconds": 2.5}, progress=None)
+    assert run.summary()["ok"] == 200
+    assert len(recorded.bars) == 1, "a burst over 2 s shows one bar"
+    bar = recorded.bars[0]
+    assert bar.n == bar.total == 200, f"the bar stopped at {bar.n}/{bar.total}"
+    assert bar.final_style != "danger", f"a finished burst's bar must not be red: {bar.final_text}"
+    assert bar.disable, "the bar is closed when fire returns"
+    # The rate shown is requests done ÷ time since the burst began (≥ 2.5 s here), not the
+    # jump of the first update after the bar appeared at 2 s (thousands of req/s).
+    shown = float(re.search(r"([\d.]+)req/s", bar.final_text).group(1))  # type: ignore[union-attr]
+    real = 200 / run.summary()["makespan_s"]
+    assert 0.6 * real < shown < 1.4 * real, (bar.final_text, real)
+
+
+def test_a_short_burst_shows_no_bar(demo: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    recorded = RecordedBars(monkeypatch)
+    run = burst(demo, "/async_sleep", n=20, params={"seconds": 0.05}, progress=None)
+    assert run.summary()["ok"] == 20
+    assert recorded.bars == []
+
+
+def test_an_asked_for_bar_on_a_short_burst_also_ends_full(
+    demo: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = RecordedBars(monkeypatch)
+    burst(demo, "/async_sleep", n=30, params={"seconds": 0.05}, progress=True)
+    [bar] = recorded.bars
+    assert bar.n == 30 and bar.final_style != "danger" and bar.disable
+
+
+def test_an_interrupted_burst_leaves_its_bar_short(
+    demo: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recorded = RecordedBars(monkeypatch)
+
+    async def interrupted() -> None:
+        task = asyncio.ensure_future(
+            fire(demo, "/async_sleep", n=20, params={"seconds": 2}, progress=True)
+        )
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(interrupted())
+    [bar] = recorded.bars
+    assert bar.n < 20 and bar.final_style == "danger" and bar.disable
+
+
+BURST_UNDER_A_LOW_LIMIT = """
+import asyncio, json, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, {hard}))  # macOS's default soft limit
+from fastapi import FastAPI
+from helpers import fire, serve
+from helpers.open_files import open_file_limit
+
+app = FastAPI(title="low limit")
+
+@app.get("/short")
+async def short():
+    await asyncio.sleep({seconds})
+    return {{}}
+
+async def main():
+    with serve(app) as server:
+        with {block}:
+            run = await fire(server, "/short", n=1000, timeout=30, progress=False)
+        s = run.summary()
+        print(json.dumps({{"ok": s["ok"], "soft": resource.getrlimit(resource.RLIMIT_NOFILE)[0]}}))
+
+asyncio.run(main())
+"""
+
+
+def run_under_low_limit(
+    *, hard: str = "hard", seconds: float = 0.2, block: str = "contextlib.nullcontext()"
+) -> subprocess.CompletedProcess[str]:
+    script = "import contextlib\n" + BURST_UNDER_A_LOW_LIMIT.format(
+        hard=hard, seconds=seconds, block=block
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no RLIMIT_NOFILE")
+def test_a_thousand_request_burst_succeeds_quietly_under_a_256_file_limit() -> None:
+    result = run_under_low_limit()
+    assert result.returncode == 0, result.stderr[-3000:]
+    *notes, last = result.stdout.strip().splitlines()
+    report = json.loads(last)
+    assert report["ok"] == 1000, report
+    assert report["soft"] > 2000, "the soft limit was raised for the burst"
+    assert len(notes) == 1 and "open-file limit raised from 256" in notes[0], notes
+    assert result.stderr.strip() == "", result.stderr[-3000:]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no RLIMIT_NOFILE")
+def test_a_hard_limit_too_low_fails_before_firing_with_the_fix() -> None:
+    result = run_under_low_limit(hard="256")
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("helpers.open_files.FileLimitError:"), last
+    assert "at most 256" in last and "concurrency=" in last and "ulimit -n" in last, last
+    assert ACCEPT_FAILED_LINE not in result.stderr
+
+
+ACCEPT_FAILED_LINE = "accept() failed"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no RLIMIT_NOFILE")
+def test_a_limit_lowered_on_purpose_is_kept_and_the_accept_flood_is_one_line() -> None:
+    # lesson 08's experiment: run out of files on purpose; fire must not undo the limit,
+    # and asyncio's thousands of accept() tracebacks must come out as one line
+    result = run_under_low_limit(seconds=1.0, block="open_file_limit(256)")
+    assert result.returncode == 0, result.stderr[-3000:]
+    *notes, last = result.stdout.strip().splitlines()
+    report = json.loads(last)
+    assert report["ok"] < 1000, f"256 files cannot hold 1000 connections at once: {report}"
+    assert report["soft"] == 256
+    assert len(notes) == 1 and "open_file_limit(256) is in force" in notes[0], notes
+    errors = result.stderr.strip().splitlines()
+    assert "Traceback" not in result.stderr and len(errors) <= 1, result.stderr[-3000:]
+    assert all(ACCEPT_FAILED_LINE in line for line in errors), errors

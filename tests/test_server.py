@@ -238,3 +238,67 @@ def test_keep_alive_requests_do_not_stall(trace: bool) -> None:
 def test_accepted_connections_have_nagle_off() -> None:
     with serve(tiny_app("nodelay")) as server:
         assert server._sock.proto == socket.IPPROTO_TCP
+
+
+def test_stop_with_hung_handlers_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    app = FastAPI(title="hung")
+
+    @app.get("/hang")
+    async def hang() -> None:
+        await asyncio.sleep(30)
+
+    server = serve(app)
+    clients = []
+    try:
+        for _ in range(20):
+            client = socket.create_connection(("127.0.0.1", server.port))
+            client.sendall(b"GET /hang HTTP/1.1\r\nHost: lab\r\n\r\n")
+            clients.append(client)
+        deadline = time.monotonic() + 5
+        while len(server._uvicorn.server_state.tasks) < 20 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        caplog.clear()
+        capsys.readouterr()
+        server.stop()
+    finally:
+        for client in clients:
+            client.close()
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
+        f"server on port {server.port}: 20 request(s) still running were cancelled at stop "
+        "(graceful shutdown waits 1 s)"
+    ], out
+    assert err == ""
+    assert not [r for r in caplog.records if r.name.startswith("uvicorn")], [
+        r.getMessage() for r in caplog.records
+    ]
+
+
+def test_accept_failures_are_counted_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    import errno
+
+    from helpers.open_files import ACCEPT_FAILED, AcceptFailures
+
+    counter = AcceptFailures()
+    with serve(tiny_app("accept")) as server:
+        loop = server._loop
+        assert loop is not None
+
+        async def fail(message: str) -> None:
+            error = OSError(errno.EMFILE, "Too many open files")
+            loop.call_exception_handler({"message": message, "exception": error})
+
+        caplog.clear()
+        server.call_soon(fail(ACCEPT_FAILED))
+        server.call_soon(fail(ACCEPT_FAILED))
+        assert server.accept_failures == 2 and counter.count == 2
+        assert not [r for r in caplog.records if r.name == "asyncio"]
+        server.call_soon(fail("something else went wrong"))  # other errors are still logged
+        assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == [
+            "something else went wrong"
+        ]
+    assert server.accept_failures == 2

@@ -52,9 +52,9 @@ class SpanRecord:
     server: bool
     start: float
     thread_id: int
-    thread_name: str = ""
     end: float | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    thread_name: str = ""
     status: str = "ok"
     error: str = ""
 

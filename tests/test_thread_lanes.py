@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 
 import pandas as pd
@@ -105,5 +106,5 @@ def test_forty_worker_lanes_are_labelled_legibly() -> None:
     # every label gets at least its own height of lane: no two labels overlap
     boxes = sorted(label.get_window_extent().y0 for label in labels)
     height = max(label.get_window_extent().height for label in labels)
-    assert min(b - a for a, b in zip(boxes, boxes[1:])) >= height
+    assert min(b - a for a, b in itertools.pairwise(boxes)) >= height
     assert fig.get_figheight() * DPI <= 1400, "40 lanes fit about one and a half screens"

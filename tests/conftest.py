@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi import BackgroundTasks, Depends, FastAPI
+from matplotlib.figure import Figure
 from opentelemetry import trace
 from pydantic import BaseModel, model_validator
 
@@ -29,6 +30,13 @@ def demo() -> Iterator[Server]:
     server = serve(apps.demo_app(title="tests"))
     yield server
     server.stop()
+
+
+def legend_texts(fig: Figure, panel: int) -> list[str]:
+    """The entries of the legend of ``fig.axes[panel]`` (fails when it has none)."""
+    legend = fig.axes[panel].get_legend()
+    assert legend is not None, f"panel {panel} has no legend"
+    return [text.get_text() for text in legend.get_texts()]
 
 
 def spans_app(title: str) -> FastAPI:

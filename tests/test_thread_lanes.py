@@ -13,7 +13,7 @@ from matplotlib.lines import Line2D
 from helpers import Server, serve
 from helpers.plots import DPI, LabFigure
 from helpers.thread_lanes import plot_thread_lanes
-from tests.conftest import burst, spans_app
+from tests.conftest import burst, legend_texts, spans_app
 from tests.test_run import make_run
 
 
@@ -39,7 +39,7 @@ def test_plot_thread_lanes_puts_spans_on_their_threads(server: Server) -> None:
     assert all(label.startswith("worker ") for label in labels[1:]), labels
     assert sum(int(label.rsplit("(", 1)[1].rstrip(")")) for label in labels) == 16
     assert _labels(fig, 1) == ["event loop (6)"]  # 3 steps + 3 dones, no worker thread
-    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    legend = legend_texts(fig, 0)
     assert "validate (in FastAPI's serialization)" in legend
     assert "validate (in FastAPI's endpoint)" in legend
     assert "dependency (in FastAPI's dependencies)" in legend
@@ -49,7 +49,7 @@ def test_plot_thread_lanes_puts_spans_on_their_threads(server: Server) -> None:
 def test_plot_thread_lanes_connects_and_filters(server: Server) -> None:
     run = burst(server, "/sync", n=3)
     fig = plot_thread_lanes(run, spans=["handler", "validate"], connect=("handler", "validate"))
-    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    legend = legend_texts(fig, 0)
     assert not any(text.startswith("dependency") for text in legend), legend
     dotted = [line for line in fig.axes[0].get_lines()
               if isinstance(line, Line2D) and line.get_linestyle() == ":"]  # fmt: skip
@@ -90,11 +90,12 @@ def forty_workers() -> pd.DataFrame:
          "attributes": {}}
         for i in range(120)
     ]  # fmt: skip
-    return pd.DataFrame(rows)
+    frame: pd.DataFrame = pd.DataFrame(rows)
+    return frame
 
 
 def test_forty_worker_lanes_are_labelled_legibly() -> None:
-    run = make_run()
+    run = make_run()  # type: ignore[no-untyped-call]
     run.spans = forty_workers()
     fig = plot_thread_lanes(run)
     fig.canvas.draw()
@@ -102,7 +103,7 @@ def test_forty_worker_lanes_are_labelled_legibly() -> None:
     assert len(labels) == 41 and labels[-1].get_text() == "worker 40 (3)"
     width_px = fig.get_figwidth() * DPI
     assert width_px <= 1170, "shown at its own size in a notebook, never scaled down"
-    assert min(label.get_fontsize() for label in labels) >= 11
+    assert min(float(label.get_fontsize()) for label in labels) >= 11
     # every label gets at least its own height of lane: no two labels overlap
     boxes = sorted(label.get_window_extent().y0 for label in labels)
     height = max(label.get_window_extent().height for label in labels)

@@ -9,7 +9,7 @@ import pytest
 from helpers import Server, serve
 from helpers.plots import LabFigure
 from helpers.timelines import check_titles, ms_after, plot_request, plot_spans
-from tests.conftest import burst, spans_app
+from tests.conftest import burst, legend_texts, spans_app
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def test_plot_spans(server: Server) -> None:
     fig = plot_spans(run, run, titles=["a", "b"])
     assert isinstance(fig, LabFigure) and len(fig.axes) == 4
     assert fig._repr_png_()[:4] == b"\x89PNG"
-    legend = [t.get_text() for t in fig.axes[1].get_legend().get_texts()]
+    legend = legend_texts(fig, 1)
     assert "your span: step" in legend and "your span: done" in legend, legend
     with pytest.raises(ValueError, match="titles"):
         plot_spans(run, titles=["a", "b"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterator
@@ -61,7 +62,7 @@ def test_synthetic_run_exports_valid_trace(tmp_path: Path) -> None:
         by_track[e["tid"]].append((e["ts"], e["ts"] + e["dur"]))
     for slices in by_track.values():  # overlapping requests never share a track
         slices.sort()
-        assert all(b[0] >= a[1] for a, b in zip(slices, slices[1:], strict=False))
+        assert all(b[0] >= a[1] for a, b in itertools.pairwise(slices))
     assert "requests 1" in names.values()
 
 

@@ -24,7 +24,7 @@ from matplotlib.patches import Patch
 
 from helpers.bars import hbars
 from helpers.plots import BUSY_COLOR, FONT, LOOP_COLOR, WAITING_COLOR, LabFigure
-from helpers.run import Run
+from helpers.run import LOOP_LABEL, Run
 
 __all__ = ["SPAN_COLORS", "check_titles", "ms_after", "plot_request", "plot_spans"]
 
@@ -35,6 +35,7 @@ SPAN_COLORS = {
     "background_task": "#2ca02c",
 }
 WORKER_COLOR = "#e377c2"
+OTHER_LOOP_COLOR = "#9ecae1"  # another lab server's loop: an upstream the trace reached
 RAISED_COLOR = "#d62728"
 CANCELLED_COLOR = "#c7c7c7"
 SPAN_PREFIX = "FastAPI: "
@@ -116,7 +117,7 @@ def plot_spans(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
     return fig
 
 
-LANE_COLUMNS = ["lane", "name", "start", "end", "status", "on_loop"]
+LANE_COLUMNS = ["lane", "name", "start", "end", "status", "thread"]
 
 
 def _lanes(run: Run, request: int, names: Sequence[str] | None = None) -> pd.DataFrame:
@@ -129,13 +130,19 @@ def _lanes(run: Run, request: int, names: Sequence[str] | None = None) -> pd.Dat
         theirs = theirs[theirs["name"].isin(list(names))]
     rows = [
         {"lane": SPAN_PREFIX + str(s["name"]).replace("_", " "), "name": s["name"],
-         "start": s["start"], "end": s["end"], "status": s["status"], "on_loop": s["on_loop"]}
+         "start": s["start"], "end": s["end"], "status": s["status"], "thread": s["thread"]}
         for _, s in theirs.iterrows()
     ]  # fmt: skip
     mine = spans[~fastapi].assign(lane=lambda f: f["name"])
     rows += mine[LANE_COLUMNS].to_dict("records")
     table: pd.DataFrame = pd.DataFrame(rows, columns=LANE_COLUMNS)
     return table
+
+
+def _thread_color(thread: str) -> str:
+    if thread == LOOP_LABEL:
+        return LOOP_COLOR
+    return OTHER_LOOP_COLOR if thread.startswith(LOOP_LABEL) else WORKER_COLOR
 
 
 def _draw_request(ax: Axes, run: Run, request: int, names: Sequence[str] | None) -> None:
@@ -146,7 +153,7 @@ def _draw_request(ax: Axes, run: Run, request: int, names: Sequence[str] | None)
         lane = y[row["lane"]]
         start = row["start"] * 1000
         width = max(row["end"] * 1000 - start, 0.4)
-        face = LOOP_COLOR if row["on_loop"] else WORKER_COLOR
+        face = _thread_color(str(row["thread"]))
         cancelled = row["status"] == "cancelled"
         ax.barh(lane, width, left=start, height=0.6,
                 color=CANCELLED_COLOR if cancelled else face, hatch="//" if cancelled else None,
@@ -203,9 +210,12 @@ def plot_request(
         if titles is not None:
             ax.set_title(titles[i], fontsize=FONT, loc="left")
     axes[-1][0].set_xlabel("time since burst start (ms)", fontsize=FONT)
+    threads = {str(t) for run in runs for t in run.spans["thread"]}
+    other = [Patch(color=OTHER_LOOP_COLOR, label="ran on another server's loop")] if any(
+        t.startswith(LOOP_LABEL) and t != LOOP_LABEL for t in threads) else []  # fmt: skip
     axes[0][0].legend(
         handles=[Patch(color=LOOP_COLOR, label="ran on the event loop"),
-                 Patch(color=WORKER_COLOR, label="ran on a worker thread"),
+                 Patch(color=WORKER_COLOR, label="ran on a worker thread"), *other,
                  Patch(facecolor=CANCELLED_COLOR, hatch="//", label="cancelled"),
                  Patch(facecolor="white", edgecolor=RAISED_COLOR, linewidth=2, label="error"),
                  Line2D([], [], color="black", label="response sent"),

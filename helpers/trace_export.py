@@ -10,7 +10,7 @@ a track group "Global Legacy Events" instead):
 - process "server threads": a track per thread (``event loop``, ``worker 1``, …) with every
   span that ran on it — FastAPI's and the learner's own — and their attributes, status and
   request in the slice's arguments. Overlapping ``async`` work on the loop gets extra
-  tracks ``event loop · 2`` …, nested spans stay on their parent's track.
+  tracks ``event loop #2`` …, nested spans stay on their parent's track.
 - counters on the "server threads" process: loop lag (ms) and the thread pool's busy and
   waiting threads.
 
@@ -33,18 +33,19 @@ __all__ = ["trace_events", "write_trace"]
 
 REQUESTS_PID = 1
 SERVER_PID = 2
-LANES_PER_THREAD = 1000  # track ids: thread k's lanes are k * 1000 + 0, 1, …
+# Track ids must be unique across processes: Perfetto, like Linux, treats a tid as one thread
+# whatever pid it appears under, and merged tracks drop each other's slices as overlapping.
+REQUEST_TID = 1_000  # request track k is tid 1 000 + k (a tid equal to the pid reads "main thread")
+THREAD_TID = 1_000_000  # server thread k's tracks are 1 000 000 + k * 10 000 + lane
+LANES_PER_THREAD = 10_000
 LOOP_NAME = "event loop"
 
 
-def _tenths(seconds: float) -> int:
-    """A time in tenths of a microsecond: integers, so a slice's end is exactly its next
-    neighbour's start when they touch (rounded floats would make them cross)."""
-    return round(seconds * 10_000_000)
-
-
-def _us(seconds: float) -> float:
-    return _tenths(seconds) / 10
+def _us(seconds: float) -> int:
+    """A time in whole microseconds. Integers, because Perfetto converts ``ts`` and ``dur``
+    to nanoseconds separately: with fractions, a child ending exactly where its parent ends
+    came out a nanosecond later and Perfetto dropped it as overlapping."""
+    return round(seconds * 1_000_000)
 
 
 def _thread_rank(thread: str) -> int:
@@ -63,7 +64,7 @@ class _Lanes:
         self.stacks: list[list[tuple[int, int]]] = []  # per lane: (end, request) still open
 
     def place(self, start: int, end: int, request: int) -> int:
-        """The lane for a slice from ``start`` to ``end`` (0.1 µs); call in start order."""
+        """The lane for a slice from ``start`` to ``end`` (µs); call in start order."""
         for lane, stack in enumerate(self.stacks):
             while stack and stack[-1][0] <= start:
                 stack.pop()
@@ -84,10 +85,9 @@ def _meta(pid: int, name: str, value: Any, tid: int | None = None) -> dict[str, 
 
 def _slice(pid: int, tid: int, name: str, cat: str, start: float, end: float,
            args: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    begin = _tenths(start)
-    length = max(_tenths(end) - begin, 0)
-    return {"ph": "X", "pid": pid, "tid": tid, "name": name, "cat": cat, "ts": begin / 10,
-            "dur": length / 10, "args": args}  # fmt: skip
+    begin = _us(start)
+    return {"ph": "X", "pid": pid, "tid": tid, "name": name, "cat": cat, "ts": begin,
+            "dur": max(_us(end) - begin, 0), "args": args}  # fmt: skip
 
 
 def _request_events(run: Run) -> list[dict[str, Any]]:
@@ -97,10 +97,10 @@ def _request_events(run: Run) -> list[dict[str, Any]]:
     for row in rows:
         rid = int(row["id"])
         sent, received = float(row["sent"]), float(row["received"])
-        lane = lanes.place(_tenths(sent), _tenths(received), rid)
+        lane = REQUEST_TID + lanes.place(_us(sent), _us(received), rid)
         status = None if _missing(row["status"]) else int(row["status"])
         args = {"request": rid, "path": row["path"], "status": status, "error": row["error"]}
-        label = f"request {rid}" + (f" · {status}" if status is not None else " · failed")
+        label = f"request {rid}: " + (str(status) if status is not None else "failed")
         events.append(_slice(REQUESTS_PID, lane, label, "request", sent, received, args))
         if _missing(row["start"]) or _missing(row["end"]):
             continue
@@ -115,8 +115,9 @@ def _request_events(run: Run) -> list[dict[str, Any]]:
     events.append(_meta(REQUESTS_PID, "process_name", "requests"))
     events.append(_meta(REQUESTS_PID, "process_sort_index", 0))
     for lane in range(len(lanes.stacks)):
-        events.append(_meta(REQUESTS_PID, "thread_name", f"requests {lane + 1}", lane))
-        events.append(_meta(REQUESTS_PID, "thread_sort_index", lane, lane))
+        tid = REQUEST_TID + lane
+        events.append(_meta(REQUESTS_PID, "thread_name", f"requests {lane + 1}", tid))
+        events.append(_meta(REQUESTS_PID, "thread_sort_index", lane, tid))
     return events
 
 
@@ -130,7 +131,7 @@ def _span_events(run: Run) -> list[dict[str, Any]]:
         mine = spans[spans["thread"] == thread]
         lanes = _Lanes()
         for row in sorted(_records(mine), key=lambda r: (r["start"], -r["end"])):
-            lane = lanes.place(_tenths(row["start"]), _tenths(row["end"]), int(row["id"]))
+            lane = lanes.place(_us(row["start"]), _us(row["end"]), int(row["id"]))
             args = {
                 "request": int(row["id"]),
                 "status": row["status"],
@@ -140,13 +141,13 @@ def _span_events(run: Run) -> list[dict[str, Any]]:
             }
             cat = "fastapi" if row["fastapi"] else "your span"
             name = f"FastAPI {row['name']}" if row["fastapi"] else str(row["name"])
-            tid = k * LANES_PER_THREAD + lane
+            tid = THREAD_TID + k * LANES_PER_THREAD + lane
             events.append(_slice(SERVER_PID, tid, name, cat, row["start"], row["end"], args))
         for lane in range(max(1, len(lanes.stacks))):
-            tid = k * LANES_PER_THREAD + lane
-            label = thread if lane == 0 else f"{thread} · {lane + 1}"
+            tid = THREAD_TID + k * LANES_PER_THREAD + lane
+            label = thread if lane == 0 else f"{thread} #{lane + 1}"
             events.append(_meta(SERVER_PID, "thread_name", label, tid))
-            events.append(_meta(SERVER_PID, "thread_sort_index", tid, tid))
+            events.append(_meta(SERVER_PID, "thread_sort_index", tid - THREAD_TID, tid))
     return events
 
 
@@ -189,5 +190,6 @@ def write_trace(run: Run, path: str | Path) -> Path:
     if target.suffix != ".json":
         raise ValueError(f"trace path must end in .json, got {str(path)!r}")
     document = {"traceEvents": trace_events(run), "displayTimeUnit": "ms"}
-    target.write_text(json.dumps(document))
+    # UTF-8 as is: Perfetto's JSON reader shows \u escapes literally
+    target.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
     return target

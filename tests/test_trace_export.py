@@ -26,6 +26,11 @@ def check_trace(document: dict[str, Any]) -> dict[tuple[int, int], str]:
     assert processes == {REQUESTS_PID: "requests", SERVER_PID: "server threads"}
     names = {(e["pid"], e["tid"]): e["args"]["name"] for e in events
              if e["ph"] == "M" and e["name"] == "thread_name"}  # fmt: skip
+    owners = defaultdict(set)
+    for pid, tid in names:
+        owners[tid].add(pid)
+    # Perfetto takes a tid for one thread whatever its pid: no tid may serve two processes
+    assert all(len(pids) == 1 for pids in owners.values()), owners
     tracks: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
     for event in events:
         assert {"ph", "pid", "name"} <= set(event)
@@ -33,13 +38,14 @@ def check_trace(document: dict[str, Any]) -> dict[tuple[int, int], str]:
         # "Global Legacy Events"; the export uses none of them.
         assert event["ph"] in {"X", "C", "M"}, event
         if event["ph"] in {"X", "C"}:
-            assert isinstance(event["ts"], float | int) and event["ts"] >= 0
+            assert isinstance(event["ts"], int) and event["ts"] >= 0
         if event["ph"] == "X":
             track = (event["pid"], event["tid"])
             assert track in names, f"slice on an unnamed track {track}: {event}"
-            # compared in tenths of µs, the export's resolution
-            begin = round(event["ts"] * 10)
-            tracks[track].append((begin, begin + round(event["dur"] * 10)))
+            # whole µs: Perfetto turns fractional ts and dur into ns apart, and a child
+            # that then ends 1 ns after its parent is dropped as overlapping
+            assert isinstance(event["ts"], int) and isinstance(event["dur"], int), event
+            tracks[track].append((event["ts"], event["ts"] + event["dur"]))
     for track, slices in tracks.items():
         open_ends: list[int] = []
         for start, end in sorted(slices, key=lambda s: (s[0], -s[1])):

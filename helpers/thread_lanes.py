@@ -34,24 +34,37 @@ def _key(row: pd.Series) -> str:
 
 
 def _layout(spans: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, float, float]]]:
-    """Where each span goes: its ``y`` and bar ``height``, plus per thread (label, top,
-    height). Bars overlapping in time on one thread get stacked sub-rows."""
-    events = spans
-    workers = sorted(set(events["thread"]) - {LOOP_LABEL}, key=_worker_number)
-    rows = events.sort_values("start").assign(y=0.0, height=0.0)
+    """Where each span goes: its ``y``, bar ``height`` and ``nested`` flag, plus per thread
+    (label, top, height). Bars overlapping in time on one thread get stacked sub-rows; a span
+    inside another span of the same request (``Order`` validated inside ``typed()``) is drawn
+    thin on its parent's bar instead."""
+    workers = sorted(set(spans["thread"]) - {LOOP_LABEL}, key=_worker_number)
+    rows = spans.sort_values(["start", "end"], ascending=[True, False])
+    rows = rows.assign(y=0.0, height=0.0, nested=False)
     threads, top = [], 0.0
     for thread in [LOOP_LABEL, *workers]:
         mine = rows[rows["thread"] == thread]
-        ends: list[float] = []
-        subs = []
-        for start, end in zip(mine["start"], mine["end"]):
+        ends: list[float] = []  # per sub-row: end of its last outer bar
+        owners: list[int] = []  # per sub-row: request of that bar
+        subs, nested = [], []
+        for start, end, request in zip(mine["start"], mine["end"], mine["id"]):
+            inside = next((i for i, (last, who) in enumerate(zip(ends, owners))
+                           if who == request and start < last and end <= last), None)  # fmt: skip
+            if inside is not None:
+                subs.append(inside)
+                nested.append(True)
+                continue
             free = next((i for i, last in enumerate(ends) if last <= start), len(ends))
             ends[free : free + 1] = [end]
+            owners[free : free + 1] = [request]
             subs.append(free)
+            nested.append(False)
         count = max(1, len(ends))
         size = max(1.0, SUB_ROW * count)
         rows.loc[mine.index, "y"] = [top + (k + 0.5) * size / count for k in subs]
-        rows.loc[mine.index, "height"] = 0.8 * size / count
+        rows.loc[mine.index, "height"] = [(0.35 if inner else 0.8) * size / count
+                                          for inner in nested]  # fmt: skip
+        rows.loc[mine.index, "nested"] = nested
         threads.append((f"{thread} ({len(mine)})", top, size))
         top += size
     return rows, threads
@@ -70,8 +83,8 @@ def _draw_thread_lanes(
         ax.barh(row["y"], width, left=start, height=row["height"],
                 color=CANCELLED_COLOR if cancelled else color, hatch="//" if cancelled else None,
                 edgecolor=RAISED_COLOR if row["status"] == "error" else "none",
-                linewidth=2)  # fmt: skip
-        if row["height"] >= 0.5 and width >= 0.035 * right:
+                linewidth=2, zorder=3 if row["nested"] else 2)  # fmt: skip
+        if row["height"] >= 0.5 and width >= 0.035 * right and not row["nested"]:
             ax.text(start + width / 2, row["y"], f"#{row['id']}", ha="center", va="center",
                     fontsize=FONT - 1)  # fmt: skip
     if connect is not None:

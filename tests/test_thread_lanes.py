@@ -109,3 +109,13 @@ def test_forty_worker_lanes_are_labelled_legibly() -> None:
     height = max(label.get_window_extent().height for label in labels)
     assert min(b - a for a, b in itertools.pairwise(boxes)) >= height
     assert fig.get_figheight() * DPI <= 1400, "40 lanes fit about one and a half screens"
+
+
+def test_a_span_inside_another_of_its_request_is_drawn_on_its_parent(server: Server) -> None:
+    run = burst(server, "/sync", n=4)
+    fig = plot_thread_lanes(run, spans=["endpoint", "handler"])
+    threads = len(_labels(fig, 0))
+    # handler runs inside endpoint on the same worker: thin on top, no extra sub-row
+    assert fig.axes[0].get_ylim() == (threads, 0), fig.axes[0].get_ylim()
+    thin = [p for p in fig.axes[0].patches if p.get_height() < 0.5]
+    assert len(thin) == 4, "one thin handler bar per request"

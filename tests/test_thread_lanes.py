@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 from helpers import Server, serve
 from helpers.plots import DPI, LabFigure
@@ -117,5 +118,5 @@ def test_a_span_inside_another_of_its_request_is_drawn_on_its_parent(server: Ser
     threads = len(_labels(fig, 0))
     # handler runs inside endpoint on the same worker: thin on top, no extra sub-row
     assert fig.axes[0].get_ylim() == (threads, 0), fig.axes[0].get_ylim()
-    thin = [p for p in fig.axes[0].patches if p.get_height() < 0.5]
+    thin = [p for p in fig.axes[0].patches if isinstance(p, Rectangle) and p.get_height() < 0.5]
     assert len(thin) == 4, "one thin handler bar per request"

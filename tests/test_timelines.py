@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from helpers import Server, serve
-from helpers.plots import LabFigure
+from helpers.plots import DPI, LabFigure
 from helpers.timelines import check_titles, ms_after, plot_request, plot_spans
 from tests.conftest import burst, legend_texts, spans_app
 
@@ -25,6 +25,9 @@ def test_plot_spans(server: Server) -> None:
     assert fig._repr_png_()[:4] == b"\x89PNG"
     legend = legend_texts(fig, 1)
     assert "your span: step" in legend and "your span: done" in legend, legend
+    assert fig.get_figwidth() * DPI <= 1170, "two runs fit the notebook's width unscaled"
+    texts = fig.axes[1].get_legend().get_texts()  # type: ignore[union-attr]
+    assert min(float(t.get_fontsize()) for t in texts) >= 11
     with pytest.raises(ValueError, match="titles"):
         plot_spans(run, titles=["a", "b"])
     with pytest.raises(ValueError, match="at least one"):

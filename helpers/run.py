@@ -203,10 +203,17 @@ def build_run(
     requests = pd.DataFrame(rows, columns=REQUEST_COLUMNS)
     requests["status"] = requests["status"].astype("Int64")
 
-    def span_table() -> tuple[pd.DataFrame, bool]:
-        return _span_table(clients, servers, t0, loop_thread_id, thread_names)
+    spans, pending = _span_table(clients, servers, t0, loop_thread_id, thread_names)
+    latest, still_pending = spans, pending
 
-    spans, pending = span_table()
+    def span_table() -> tuple[pd.DataFrame, bool]:
+        nonlocal latest, still_pending
+        # Counting open spans is cheap; the table is rebuilt only when one has ended since.
+        still_open = sum(s.end is None for r in servers or () for s in list(r.spans))
+        if still_open != still_pending:
+            latest, still_pending = _span_table(clients, servers, t0, loop_thread_id, thread_names)
+        return latest, still_pending > 0
+
     # Readings taken before the first request was sent belong to no burst.
     complete = min(len(samples.t), len(samples.lag), len(samples.busy), len(samples.waiting))
     keep = [i for i in range(complete) if samples.t[i] >= t0]
@@ -231,11 +238,11 @@ def _span_table(
     t0: float,
     loop_thread_id: int | None,
     names: dict[int, str],
-) -> tuple[pd.DataFrame, bool]:
-    """The ended spans of every request as a table on the burst clock, and whether some
-    span has not ended yet."""
+) -> tuple[pd.DataFrame, int]:
+    """The ended spans of every request as a table on the burst clock, and how many spans
+    have not ended yet."""
     rows: list[dict[str, Any]] = []
-    pending = False
+    pending = 0
     for i, client in enumerate(clients):
         if servers is None:
             break
@@ -243,7 +250,7 @@ def _span_table(
         by_id = {span.span_id: span for span in spans}
         for span in spans:
             if span.end is None:
-                pending = True
+                pending += 1
                 continue
             if span.server:
                 continue

@@ -45,7 +45,9 @@ class RecordingApp:
             if name == _TRACEPARENT:
                 record = _record_for(value)
                 break
-        if record is None:
+        if record is None or record.arrived is not None:
+            # Not announced, or a second lab server the request's trace context was passed
+            # on to (an upstream call): the request's own arrival and end stay the first.
             await self.app(scope, receive, send)
             return
         record.arrived = time.perf_counter()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +24,11 @@ REQUEST_COLUMNS = [
     "id", "path", "sent", "arrived", "start", "end", "responded", "done", "received",
     "wait", "thread", "on_loop", "status", "error", "body",
 ]  # fmt: skip
-SPAN_COLUMNS = ["id", "name", "start", "end", "thread", "on_loop"]
+SPAN_COLUMNS = [
+    "id", "name", "start", "end", "thread", "on_loop", "fastapi", "parent", "within",
+    "status", "error", "attributes",
+]  # fmt: skip
+OTHER_LOOP_PREFIX = "lab-server-"  # thread name of every lab server's loop (helpers/server.py)
 
 
 @dataclass
@@ -52,8 +56,17 @@ class Run:
       thread-limiter token, plus the hand-off to the thread, which waits for the GIL too),
       ``thread`` (``event loop`` or ``worker N``),
       ``on_loop``, ``status`` (HTTP status, missing on failure), ``error``, ``body``.
-    - ``spans``: every FastAPI span of the burst (dependencies, endpoint, serialization,
-      background tasks) with its thread.
+    - ``spans``: every span of the burst — FastAPI's own (``dependencies``, ``endpoint``,
+      ``serialization``, ``background_task``) and the learner's
+      (``with tracer.start_as_current_span("load user"):`` anywhere in the request, even in a
+      background task after the response) — one row each: ``id`` (the request), ``name``,
+      ``start``/``end``, ``thread`` (``event loop`` or ``worker N``, as in ``requests``),
+      ``on_loop``, ``fastapi`` (one of FastAPI's spans), ``parent`` (the enclosing span's
+      name, ``""`` for the request's top), ``within`` (the innermost FastAPI span around it,
+      e.g. ``serialization``), ``status`` (``ok``/``error``/``cancelled``), ``error``
+      (``"ValueError: …"``, ``"CancelledError"`` or ``""``), ``attributes`` (a dict, what
+      ``span.set_attribute`` stored). A span still running when ``fire`` returned (its client
+      gave up) appears once it ends.
     - ``lag``: loop-lag probe readings, ``t`` (s) and ``lag_ms``.
     - ``pool``: thread-pool gauge readings, ``t`` (s), ``busy`` and ``waiting``.
 
@@ -75,7 +88,7 @@ class Run:
     ) -> None:
         self.t0 = t0
         self.requests = requests
-        self.spans = spans
+        self.spans = spans  # a property: see _late_spans
         self.lag = lag
         self.pool = pool
         self.thread_limit = thread_limit
@@ -88,6 +101,24 @@ class Run:
             f"<Run {self.label or ''} n={s['n']} ok={s['ok']} makespan={s['makespan_s']:.3f}s "
             f"worker_threads={s['worker_threads']} waves={s['waves']}>"
         )
+
+    # Rebuilds the span table while some spans of the burst have not ended yet.
+    _late_spans: Callable[[], tuple[pd.DataFrame, bool]] | None = None
+
+    @property
+    def spans(self) -> pd.DataFrame:
+        """The span table (see the class docstring)."""
+        if self._late_spans is not None:
+            frame, pending = self._late_spans()
+            self._spans = frame
+            if not pending:
+                self._late_spans = None
+        return self._spans
+
+    @spans.setter
+    def spans(self, frame: pd.DataFrame) -> None:
+        self._spans = frame
+        self._late_spans = None
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers of the burst (seconds unless the key says ``_ms``).
@@ -166,28 +197,23 @@ def build_run(
     if servers is not None:
         _name_threads(servers, loop_thread_id, thread_names)
     rows = []
-    span_rows = []
     for i, client in enumerate(clients):
         server = servers[i] if servers is not None else None
-        row = _request_row(client, server, t0, loop_thread_id, thread_names)
-        rows.append(row)
-        if server is not None:
-            for span in server.spans:
-                if span.server or span.end is None:
-                    continue
-                span_rows.append(
-                    {
-                        "id": client.id,
-                        "name": span.name.removeprefix("fastapi."),
-                        "start": span.start - t0,
-                        "end": span.end - t0,
-                        "thread": _thread_label(span.thread_id, loop_thread_id, thread_names),
-                        "on_loop": span.thread_id == loop_thread_id,
-                    }
-                )
+        rows.append(_request_row(client, server, t0, loop_thread_id, thread_names))
     requests = pd.DataFrame(rows, columns=REQUEST_COLUMNS)
     requests["status"] = requests["status"].astype("Int64")
-    spans = pd.DataFrame(span_rows, columns=SPAN_COLUMNS)
+
+    spans, pending = _span_table(clients, servers, t0, loop_thread_id, thread_names)
+    latest, still_pending = spans, pending
+
+    def span_table() -> tuple[pd.DataFrame, bool]:
+        nonlocal latest, still_pending
+        # Counting open spans is cheap; the table is rebuilt only when one has ended since.
+        still_open = sum(s.end is None for r in servers or () for s in list(r.spans))
+        if still_open != still_pending:
+            latest, still_pending = _span_table(clients, servers, t0, loop_thread_id, thread_names)
+        return latest, still_pending > 0
+
     # Readings taken before the first request was sent belong to no burst.
     complete = min(len(samples.t), len(samples.lag), len(samples.busy), len(samples.waiting))
     keep = [i for i in range(complete) if samples.t[i] >= t0]
@@ -197,21 +223,87 @@ def build_run(
         {"t": times, "busy": [samples.busy[i] for i in keep],
          "waiting": [samples.waiting[i] for i in keep]}
     )  # fmt: skip
-    return Run(
+    run = Run(
         requests, spans, lag, pool, thread_limit=thread_limit, traced=servers is not None,
         label=label, t0=t0,
     )  # fmt: skip
+    if pending:
+        run._late_spans = span_table
+    return run
+
+
+def _span_table(
+    clients: Sequence[ClientRecord],
+    servers: Sequence[RequestRecord] | None,
+    t0: float,
+    loop_thread_id: int | None,
+    names: dict[int, str],
+) -> tuple[pd.DataFrame, int]:
+    """The ended spans of every request as a table on the burst clock, and how many spans
+    have not ended yet."""
+    rows: list[dict[str, Any]] = []
+    pending = 0
+    for i, client in enumerate(clients):
+        if servers is None:
+            break
+        spans = list(servers[i].spans)  # a copy: a late span may still be appended
+        by_id = {span.span_id: span for span in spans}
+        for span in spans:
+            if span.end is None:
+                pending += 1
+                continue
+            if span.server:
+                continue
+            parent = by_id.get(span.parent_id) if span.parent_id is not None else None
+            rows.append(
+                {
+                    "id": client.id,
+                    "name": span.name.removeprefix("fastapi."),
+                    "start": span.start - t0,
+                    "end": span.end - t0,
+                    "thread": _thread_label(span.thread_id, loop_thread_id, names),
+                    "on_loop": span.thread_id == loop_thread_id,
+                    "fastapi": span.name.startswith("fastapi."),
+                    "parent": _short(parent) if parent is not None and not parent.server else "",
+                    "within": _within(span, by_id),
+                    "status": span.status,
+                    "error": span.error,
+                    "attributes": dict(span.attributes),
+                }
+            )
+    table = pd.DataFrame(rows, columns=SPAN_COLUMNS)
+    return table.sort_values(["id", "start"], kind="stable").reset_index(drop=True), pending
+
+
+def _short(span: SpanRecord) -> str:
+    return span.name.removeprefix("fastapi.")
+
+
+def _within(span: SpanRecord, by_id: dict[int, SpanRecord]) -> str:
+    """The innermost FastAPI span around ``span`` (``""`` when none is)."""
+    parent_id = span.parent_id
+    while parent_id is not None and parent_id in by_id:
+        parent = by_id[parent_id]
+        if parent.name.startswith("fastapi."):
+            return _short(parent)
+        parent_id = parent.parent_id
+    return ""
 
 
 def _name_threads(
     servers: Sequence[RequestRecord], loop_thread_id: int | None, names: dict[int, str]
 ) -> None:
-    """Number worker threads 1, 2, … in the order they first started a handler."""
+    """Number worker threads 1, 2, … in the order they first started a span; another lab
+    server's loop (an upstream the trace context was passed to) is named after its thread."""
     firsts: dict[int, float] = {}
     for record in servers:
-        for span in record.spans:
-            if span.thread_id != loop_thread_id:
-                firsts[span.thread_id] = min(span.start, firsts.get(span.thread_id, math.inf))
+        for span in list(record.spans):
+            if span.thread_id == loop_thread_id:
+                continue
+            if span.thread_name.startswith(OTHER_LOOP_PREFIX):
+                names[span.thread_id] = f"event loop of {span.thread_name}"
+                continue
+            firsts[span.thread_id] = min(span.start, firsts.get(span.thread_id, math.inf))
     for number, thread_id in enumerate(sorted(firsts, key=firsts.__getitem__), start=1):
         names[thread_id] = f"worker {number}"
 

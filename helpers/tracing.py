@@ -7,12 +7,21 @@ the worker thread (``fastapi/routing.py: _run_sync_endpoint``), and a span proce
 ``on_start`` runs in the thread that starts the span, so the processor below can stamp the
 thread without touching the learner's code.
 
+The learner's own spans get the same treatment: ``with tracer.start_as_current_span("load
+user"):`` (``tracer = opentelemetry.trace.get_tracer(__name__)``) in a handler, a dependency or
+a background task starts a child of the current FastAPI span, so it carries the request's
+trace id and lands in the same record, with its thread, attributes and how it ended.
+
 Only spans of requests that ``fire`` announced (by W3C ``traceparent`` trace id) are kept,
-so a browser poking the server records nothing and memory stays bounded.
+so a browser poking the server records nothing and memory stays bounded. A span that
+started during the burst but ends after ``fire`` stopped listening (the client gave up, the
+handler ran on) still gets its end, attributes and status.
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import threading
 import time
 from collections.abc import Iterable
@@ -22,14 +31,20 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 __all__ = ["COLLECTOR", "Collector", "RequestRecord", "SpanRecord", "install_tracing"]
 
 
 @dataclass
 class SpanRecord:
-    """One span as the lab saw it; times are ``time.perf_counter()`` seconds."""
+    """One span as the lab saw it; times are ``time.perf_counter()`` seconds.
+
+    ``status`` is ``ok``, ``error`` (OpenTelemetry status ERROR: an exception left the
+    ``with`` block, or the code set it) or ``cancelled`` (``CancelledError`` left the block,
+    which OpenTelemetry itself does not count as an error); ``error`` says what happened
+    (``"ValueError: sold out"``, ``"CancelledError"``), ``""`` when nothing did.
+    """
 
     name: str
     span_id: int
@@ -39,6 +54,9 @@ class SpanRecord:
     thread_id: int
     end: float | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+    thread_name: str = ""
+    status: str = "ok"
+    error: str = ""
 
 
 @dataclass
@@ -84,6 +102,10 @@ class Collector:
 
 COLLECTOR = Collector()
 
+# Open spans by span id, so a span that ends after its burst released the trace id still
+# finds its record (a handler the client gave up on keeps running). Entries leave on end.
+_open: dict[int, SpanRecord] = {}
+
 
 class LabSpanProcessor(SpanProcessor):
     """Stamps start/end time and the starting thread of every announced span."""
@@ -100,23 +122,40 @@ class LabSpanProcessor(SpanProcessor):
             server=span.kind is SpanKind.SERVER,
             start=time.perf_counter(),
             thread_id=threading.get_ident(),
+            thread_name=threading.current_thread().name,
         )
         record.open_spans[entry.span_id] = entry
         record.spans.append(entry)
+        _open[entry.span_id] = entry
 
     def on_end(self, span: ReadableSpan) -> None:
         now = time.perf_counter()
         if span.context is None:
             return
-        record = COLLECTOR.get(span.context.trace_id)
-        if record is None:
-            return
-        entry = record.open_spans.pop(span.context.span_id, None)
+        entry = _open.pop(span.context.span_id, None)
         if entry is None:
             return
-        entry.end = now
         entry.name = span.name  # the server span is renamed to "GET /route" once routed
         entry.attributes = dict(span.attributes or {})
+        entry.status, entry.error = _outcome(span)
+        entry.end = now
+        record = COLLECTOR.get(span.context.trace_id)
+        if record is not None:
+            record.open_spans.pop(span.context.span_id, None)
+
+
+def _outcome(span: ReadableSpan) -> tuple[str, str]:
+    """(status, error) of a span that is ending now, in the thread that ends it."""
+    # ``start_as_current_span`` ends the span in a ``finally`` while the exception that left
+    # the block propagates, so it is visible here; OpenTelemetry records only ``Exception``s.
+    raised = sys.exc_info()[1]
+    if isinstance(raised, asyncio.CancelledError):
+        return "cancelled", "CancelledError"
+    if span.status.status_code is StatusCode.ERROR:
+        if span.status.description:
+            return "error", span.status.description
+        return "error", type(raised).__name__ if raised is not None else "error"
+    return "ok", ""
 
 
 _PROCESSOR = LabSpanProcessor()

@@ -62,3 +62,19 @@ def test_an_announced_request_is_stamped_around_the_app_call() -> None:
     assert record.arrived is not None and record.done is not None
     assert record.arrived <= record.done
     assert len(inner.scopes) == 1
+
+
+def test_a_second_server_on_the_same_trace_keeps_the_first_stamps() -> None:
+    # The API passed its trace context on to an upstream lab server (propagate.inject): the
+    # request arrived and ended at the API, whatever the upstream saw later.
+    (record,) = COLLECTOR.expect([TRACE_ID])
+    try:
+        scope = {"type": "http", "headers": [(b"traceparent", traceparent(TRACE_ID))]}
+        call(RecordingApp(Inner(), trace=True), dict(scope))
+        first = (record.arrived, record.done)
+        upstream = Inner()
+        call(RecordingApp(upstream, trace=True), dict(scope))
+        assert (record.arrived, record.done) == first
+        assert len(upstream.scopes) == 1, "the upstream still serves the request"
+    finally:
+        COLLECTOR.release([TRACE_ID])

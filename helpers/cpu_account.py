@@ -225,7 +225,7 @@ def plot_cpu(cpu: pd.DataFrame, title: str = "Where the CPU went, per request") 
     """One horizontal bar per role: CPU **ms per request** during the burst."""
     from helpers.plots import FONT, LabFigure
 
-    fig = LabFigure(figsize=(10, 3.2), layout="constrained")
+    fig = LabFigure(figsize=(13, 3.6), layout="constrained")
     ax = fig.subplots()
     table = cpu_by_role(cpu)
     if not len(table):
@@ -233,7 +233,9 @@ def plot_cpu(cpu: pd.DataFrame, title: str = "Where the CPU went, per request") 
                 va="center", fontsize=FONT, transform=ax.transAxes)  # fmt: skip
         ax.set_axis_off()
         return fig
-    names = [f"{role} ({int(k)} thread{'s' if k != 1 else ''})"
+    if "unattributed" in table.index and table.loc["unattributed", "cpu_ms"] == 0:
+        table = table.drop(index="unattributed")  # nothing to explain: no empty bar
+    names = [role if role == "unattributed" else f"{role} ({int(k)} thread{'s' * (k != 1)})"
              for role, k in zip(table.index, table["threads"])]  # fmt: skip
     values = table["per_request_ms"].to_numpy()
     colors = {"server loop": "#1f77b4", "worker": "#ff7f0e", "client": "#2ca02c"}

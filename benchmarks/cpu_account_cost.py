@@ -24,7 +24,7 @@ PATH = "/sync_sleep"
 PAUSE_S = 0.3
 
 
-async def measure(rounds: int = 5, n: int = 200, snapshots: int = 2000) -> Section:
+async def measure(rounds: int = 9, n: int = 200, snapshots: int = 2000) -> Section:
     """Run the benchmark and return its section of the report.
 
     ``rounds``: pairs of bursts (median reported); ``n``: requests per burst (a ``def``

@@ -87,6 +87,28 @@ async def measure(rounds: int = 9, n: int = 200, snapshots: int = 2000) -> Secti
                 note=f"{2 * per_snapshot_us / n:.2f} µs per request at n={n}",
             )
         )
+        await _what_tracing_costs(section, n)
     finally:
         server.stop()
     return section
+
+
+async def _what_tracing_costs(section: Section, n: int) -> None:
+    """What the account is for: the server loop's CPU per request, traced and untraced."""
+    for trace in (False, True):
+        server = serve(apps.demo_app(title=f"bench-cpu-trace-{trace}"), trace=trace)
+        try:
+            await fire(server, "/health_async", n=n, progress=False)  # warm-up
+            runs = [await fire(server, "/health_async", n=n, progress=False) for _ in range(3)]
+        finally:
+            server.stop()
+        loop = median([r.summary()["loop_cpu_ms_per_request"] for r in runs])
+        client = median([r.summary()["client_cpu_ms_per_request"] for r in runs])
+        section.results.append(
+            Result(
+                f"CPU per request, /health_async n={n}, trace={trace}",
+                f"server loop {loop:.3f} ms, client {client:.3f} ms",
+                status="info",
+                note="median of 3 bursts, from run.cpu",
+            )
+        )

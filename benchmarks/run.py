@@ -56,7 +56,7 @@ def _lab_vs_uvicorn(quick: bool) -> Section:
 
 def _cpu_account(quick: bool) -> Section:
     if quick:
-        return asyncio.run(cpu_account_cost.measure(rounds=1, n=100, snapshots=200))
+        return asyncio.run(cpu_account_cost.measure(rounds=2, n=100, snapshots=200))
     return asyncio.run(cpu_account_cost.measure())
 
 

@@ -64,8 +64,9 @@ def thread_rounds(run: Run) -> list[int]:
     The same waves as ``Run.summary()["waves"]`` and ``requests["wave"]``, under the name
     lesson 02 uses for its rounds through the pool.
     """
-    on_worker = run.requests["on_loop"].eq(False)
-    return _sizes(run.requests.loc[on_worker, "wave"] if "wave" in run.requests else [])
+    waves = request_waves(run.requests, run.thread_limit, run.spans)
+    on_worker = run.requests["on_loop"].eq(False).tolist()
+    return _sizes([wave for wave, flag in zip(waves, on_worker) if flag])
 
 
 def throughput(run: Run) -> float:
@@ -144,7 +145,7 @@ def wave_sizes(run: Run) -> list[int]:
     a worker thread get one, as earlier handlers finish. ``len(wave_sizes(run))`` equals
     that count.
     """
-    return _sizes(request_waves(run.requests, run.thread_limit))
+    return _sizes(request_waves(run.requests, run.thread_limit, run.spans))
 
 
 def _sizes(waves: Sequence[int] | pd.Series) -> list[int]:

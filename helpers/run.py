@@ -53,8 +53,9 @@ class Run:
       thread-limiter token, plus the hand-off to the thread, which waits for the GIL too),
       ``thread`` (``event loop`` or ``worker N``),
       ``on_loop``, ``status`` (HTTP status, missing on failure), ``error``, ``body``,
-      ``wave`` (1 for a handler that got a thread at once, 2 for one that queued until a
-      wave-1 handler finished, …; 0 if it never ran; ``request_waves``).
+      ``wave`` (1 for a request that got a worker thread at once or never needed one, 2 for
+      one that queued until a wave-1 request handed its thread over, …; 0 if it never ran;
+      ``request_waves``).
       Timelines draw ``wait`` as the grey "waiting for a worker thread (incl. hand-off)"
       segment: it is not only the queue, so a free pool still shows a sliver.
     - ``spans``: every span of the burst (FastAPI's dependencies, endpoint, serialization,
@@ -139,7 +140,7 @@ class Run:
         workers = max(len(set(on_workers.dropna()) | set(span_threads.dropna())), cpu_workers)
         rounds = int(on_workers.value_counts().max()) if len(on_workers) else 0
         overhead = ((ok["received"] - ok["sent"]) - (ok["responded"] - ok["arrived"])).tolist()
-        waves = request_waves(r, self.thread_limit)
+        waves = request_waves(r, self.thread_limit, self.spans)
         return {
             "n": len(r),
             "ok": len(ok),
@@ -186,25 +187,43 @@ class Run:
         return write_trace(self, path)
 
 
-def request_waves(requests: pd.DataFrame, thread_limit: int | None) -> list[int]:
+def request_waves(
+    requests: pd.DataFrame, thread_limit: int | None, spans: pd.DataFrame | None = None
+) -> list[int]:
     """The wave of each request (``helpers/stats.py: wave_numbers``), in row order.
 
-    Handlers on worker threads asked for a thread when their dependencies were solved
-    (``start - wait``) and share ``thread_limit`` threads; a handler on the event loop never
-    queues for one, so it is in wave 1. 0 for a request whose handler did not run.
+    A request's turn on the thread pool is its first stretch of work on a worker thread:
+    its handler, if the handler ran on one (it asked for the thread when its dependencies
+    were solved, ``start - wait``), or else the first ``spans`` row off the loop — e.g. the
+    learner's own span in a ``def`` dependency of an ``async def`` endpoint (asked, at the
+    latest, when the request reached the app). Those turns share ``thread_limit`` threads.
+    A request that never used a worker thread never queued for one: wave 1. 0 for a request
+    whose handler did not run and that did no work on a worker thread.
     """
     r = requests
     ran = r["start"].notna() & r["end"].notna()
-    on_worker = ran & r["on_loop"].eq(False)
     waves = [1 if did_run else 0 for did_run in ran.tolist()]
-    rows = [i for i, flag in enumerate(on_worker.tolist()) if flag]
-    if rows:
-        w = r[on_worker]
-        asked = (w["start"] - w["wait"]).astype(float).tolist()  # NaN wait → unknown ask
-        numbers = wave_numbers(w["start"].astype(float).tolist(),
-                               w["end"].astype(float).tolist(), asked, thread_limit)  # fmt: skip
-        for i, number in zip(rows, numbers):
-            waves[i] = number
+    turns: dict[int, tuple[float, float, float]] = {}  # row → (start, end, asked)
+    starts, ends = r["start"].astype(float).tolist(), r["end"].astype(float).tolist()
+    waits, arrived = r["wait"].astype(float).tolist(), r["arrived"].astype(float).tolist()
+    for row, flag in enumerate((ran & r["on_loop"].eq(False)).tolist()):
+        if flag:  # NaN wait → unknown ask
+            turns[row] = (starts[row], ends[row], starts[row] - waits[row])
+    if spans is not None and len(spans):
+        off = spans[spans["on_loop"].eq(False) & spans["start"].notna() & spans["end"].notna()]
+        first: dict[Any, tuple[float, float]] = {}
+        for request_id, start, end in zip(off["id"], off["start"], off["end"]):
+            if request_id not in first or start < first[request_id][0]:
+                first[request_id] = (float(start), float(end))
+        for row, request_id in enumerate(r["id"].tolist()):
+            if request_id in first and (row not in turns or first[request_id][0] < turns[row][0]):
+                turns[row] = (*first[request_id], arrived[row])
+    if turns:
+        rows = sorted(turns)
+        numbers = wave_numbers([turns[i][0] for i in rows], [turns[i][1] for i in rows],
+                               [turns[i][2] for i in rows], thread_limit)  # fmt: skip
+        for row, number in zip(rows, numbers):
+            waves[row] = number
     return waves
 
 
@@ -250,8 +269,8 @@ def build_run(
                 )
     requests = pd.DataFrame(rows, columns=REQUEST_COLUMNS)
     requests["status"] = requests["status"].astype("Int64")
-    requests["wave"] = request_waves(requests, thread_limit)
     spans = pd.DataFrame(span_rows, columns=SPAN_COLUMNS)
+    requests["wave"] = request_waves(requests, thread_limit, spans)
     # Readings taken before the first request was sent belong to no burst.
     complete = min(len(samples.t), len(samples.lag), len(samples.busy), len(samples.waiting))
     keep = [i for i in range(complete) if samples.t[i] >= t0]

@@ -6,7 +6,8 @@ import math
 import time
 
 import pytest
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
+from opentelemetry import trace
 
 from helpers import Server, serve
 from helpers.capacity import (
@@ -92,6 +93,33 @@ def test_waves_follow_the_queue_on_a_small_pool() -> None:
         assert run.summary()["waves"] == len(wave_sizes(run)) >= 3
     finally:
         server.stop()
+
+
+def test_waves_of_a_def_dependency_follow_its_spans_on_the_worker_threads() -> None:
+    tracer = trace.get_tracer("tests")
+    app = FastAPI(title="waves of a def dependency")
+
+    def load_user() -> str:
+        with tracer.start_as_current_span("load user"):
+            time.sleep(0.15)
+        return "ada"
+
+    @app.get("/me")
+    async def me(user: str = Depends(load_user)) -> dict[str, str]:
+        return {"user": user}
+
+    server = serve(app, thread_limit=2)
+    try:
+        run = burst(server, "/me", n=6)
+    finally:
+        server.stop()
+    s = run.summary()
+    users = run.spans[run.spans["name"] == "load user"]
+    assert len(users) == 6 and users["on_loop"].eq(False).all(), run.spans
+    assert s["worker_threads"] == 2
+    assert wave_sizes(run) == [2, 2, 2], run.spans
+    assert (s["waves"], s["queued"]) == (3, 4)
+    assert thread_rounds(run) == []  # the handlers themselves ran on the event loop
 
 
 def test_an_async_burst_has_no_thread_rounds(demo: Server) -> None:

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 
 from helpers.collector import full_collections_deferred
+from helpers.cpu_account import CpuWindow
 from helpers.open_files import accept_failures_total, ensure_open_files
 from helpers.probes import Samples
 from helpers.run import ClientRecord, Run, build_run
@@ -204,6 +205,7 @@ async def fire(
         # INFO log line per request, which would flood a kernel that logs at INFO.
         transport = OneShotTransport()
         accept_failures_before = accept_failures_total()
+        cpu = CpuWindow.open(target)
         t0 = time.perf_counter()
         try:
 
@@ -233,6 +235,7 @@ async def fire(
             await _run_all([one(i) for i in range(n)], progress, t0)
             if records is not None:
                 await _settle(records, clients, timeout)
+            cpu.close()
         finally:
             await transport.aclose()
             samples = (
@@ -251,6 +254,7 @@ async def fire(
         loop_thread_id=target.loop_thread_id if target is not None else None,
         thread_limit=target.thread_limit if target is not None else None,
         label=label,
+        cpu=cpu,
     )
 
 

@@ -134,7 +134,9 @@ def _draw_requests(ax: Axes, run: Run) -> list[Artist]:
     threads = set(r["thread"].dropna())
     handles: list[Artist] = []
     if waited.any():
-        handles.append(Patch(color=QUEUED_COLOR, label="queued for a worker thread"))
+        handles.append(
+            Patch(color=QUEUED_COLOR, label="waiting for a worker thread (incl. hand-off)")
+        )
     if "event loop" in threads:
         handles.append(Patch(color=LOOP_COLOR, label="handler running on the event loop"))
     workers = [t for t in colors if t in threads and t != "event loop"]

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from helpers.plots import FONT, LabFigure, _worker_number
+from helpers.plots import FONT, SMALL, WIDTH_IN, LabFigure, _worker_number
 from helpers.run import LOOP_LABEL, Run
 from helpers.timelines import CANCELLED_COLOR, RAISED_COLOR, check_titles
 
@@ -86,7 +86,7 @@ def _draw_thread_lanes(
                 linewidth=2, zorder=3 if row["nested"] else 2)  # fmt: skip
         if row["height"] >= 0.5 and width >= 0.035 * right and not row["nested"]:
             ax.text(start + width / 2, row["y"], f"#{row['id']}", ha="center", va="center",
-                    fontsize=FONT - 1)  # fmt: skip
+                    fontsize=SMALL + 1)  # fmt: skip
     if connect is not None:
         first, then = connect
         for _, mine in rows.groupby("id"):
@@ -103,7 +103,7 @@ def _draw_thread_lanes(
     for _, top, size in threads:
         ax.axhline(top + size, color="#dddddd", linewidth=0.8)
     ax.set_yticks([top + size / 2 for _, top, size in threads])
-    ax.set_yticklabels([label for label, _, _ in threads], fontsize=FONT - 1)
+    ax.set_yticklabels([label for label, _, _ in threads], fontsize=SMALL + 1)
     ax.set_ylim(threads[-1][1] + threads[-1][2], 0)
     ax.grid(axis="x", alpha=0.3)
 
@@ -177,7 +177,7 @@ def plot_thread_lanes(
     layouts = [_layout(table)[1] for table in chosen]
     heights = [sum(size for _, _, size in threads) for threads in layouts]
     lane_in = lane_height_in(max(len(threads) for threads in layouts))
-    fig = LabFigure(figsize=(13, 1.2 + lane_in * sum(heights) + 0.7 * len(runs)),
+    fig = LabFigure(figsize=(WIDTH_IN, 1.2 + lane_in * sum(heights) + 0.7 * len(runs)),
                     layout="constrained")  # fmt: skip
     axes = fig.subplots(len(runs), 1, sharex=True, squeeze=False, height_ratios=heights)
     right = max(_right_ms(run, table) for run, table in zip(runs, chosen))
@@ -185,7 +185,7 @@ def plot_thread_lanes(
         ax = axes[i][0]
         _draw_thread_lanes(ax, table.reset_index(drop=True), colors, connect, right)
         ax.set_title(titles[i] if titles is not None else run.label, fontsize=FONT, loc="left")
-        ax.tick_params(axis="x", labelsize=FONT - 1)
+        ax.tick_params(axis="x", labelsize=SMALL + 1)
     axes[-1][0].set_xlim(0, right * 1.02)
     axes[-1][0].set_xlabel("time since burst start (ms)", fontsize=FONT)
     handles: list[Patch | Line2D] = [Patch(color=colors[k], label=k) for k in keys]
@@ -193,6 +193,6 @@ def plot_thread_lanes(
         handles.append(Line2D([], [], color="dimgray", linestyle=":",
                               label=f"one request: {connect[0]} → {connect[1]}"))  # fmt: skip
     if handles:
-        axes[0][0].legend(handles=handles, fontsize=FONT - 1, loc="upper left",
+        axes[0][0].legend(handles=handles, fontsize=SMALL + 1, loc="upper left",
                           bbox_to_anchor=(1.0, 1.0))  # fmt: skip
     return fig

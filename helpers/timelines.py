@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from helpers.bars import hbars
-from helpers.plots import BUSY_COLOR, FONT, LOOP_COLOR, WAITING_COLOR, LabFigure
+from helpers.plots import BUSY_COLOR, FONT, LOOP_COLOR, SMALL, WAITING_COLOR, WIDTH_IN, LabFigure
 from helpers.run import LOOP_LABEL, Run
 
 __all__ = ["SPAN_COLORS", "check_titles", "ms_after", "plot_request", "plot_spans"]
@@ -84,13 +84,15 @@ def plot_spans(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
     check_titles(titles, len(runs))
     names = list(titles) if titles is not None else [r.label for r in runs]
     own = own_colors(*runs)
-    fig = LabFigure(figsize=(6 * len(runs) + 2.5, 7), layout="constrained")
+    fig = LabFigure(figsize=(WIDTH_IN, 7), layout="constrained")
     axes = fig.subplots(2, len(runs), sharex=True, sharey="row", squeeze=False,
                         height_ratios=[3, 1])  # fmt: skip
     for col, (run, name) in enumerate(zip(runs, names)):
         top, bottom = axes[0][col], axes[1][col]
         _draw_span_rows(top, run, own)
         top.set_title(name, fontsize=FONT, loc="left")
+        for ax in (top, bottom):
+            ax.tick_params(labelsize=SMALL + 1)
         top.grid(axis="x", alpha=0.3)
         pool = run.pool
         bottom.step(pool["t"] * 1000, pool["busy"], where="post", color=BUSY_COLOR)
@@ -106,13 +108,13 @@ def plot_spans(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
     handles += [Patch(color=c, label=f"your span: {n}") for n, c in own.items()]
     handles.append(Line2D([], [], marker="|", linestyle="", color="black", markersize=12,
                           label="response sent"))  # fmt: skip
-    axes[0][-1].legend(handles=handles, fontsize=FONT - 1, loc="upper left",
+    axes[0][-1].legend(handles=handles, fontsize=SMALL + 1, loc="upper left",
                        bbox_to_anchor=(1.0, 1.0))  # fmt: skip
     axes[1][-1].legend(
         handles=[Line2D([], [], color=BUSY_COLOR, label="busy worker threads"),
                  Line2D([], [], color=WAITING_COLOR, label="waiting for a thread"),
                  Line2D([], [], color="gray", linestyle=":", label="thread limit")],
-        fontsize=FONT - 1, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+        fontsize=SMALL + 1, loc="upper left", bbox_to_anchor=(1.0, 1.0),
     )  # fmt: skip
     return fig
 
@@ -162,13 +164,13 @@ def _draw_request(ax: Axes, run: Run, request: int, names: Sequence[str] | None)
         if row["status"] in ("error", "cancelled"):
             tone = RAISED_COLOR if row["status"] == "error" else "dimgray"
             ax.annotate(str(row["status"]), (start + width, lane), xytext=(4, -4),
-                        textcoords="offset points", fontsize=FONT - 1, color=tone)  # fmt: skip
+                        textcoords="offset points", fontsize=SMALL + 1, color=tone)  # fmt: skip
     times = run.requests.set_index("id").loc[request]
     if pd.notna(times["responded"]):
         ax.axvline(float(times["responded"]) * 1000, color="black", linewidth=1.5)
     ax.axvline(float(times["received"]) * 1000, color="gray", linestyle="--", linewidth=1.2)
     ax.set_yticks(range(len(lanes)))
-    ax.set_yticklabels(lanes, fontsize=FONT - 1)
+    ax.set_yticklabels(lanes, fontsize=SMALL + 1)
     ax.set_ylim(len(lanes) - 0.4, -0.6)
     ax.margins(x=0.1)  # room for the "error"/"cancelled" labels near the right edge
     ax.grid(axis="x", alpha=0.3)
@@ -201,12 +203,13 @@ def plot_request(
         raise TypeError(f"plot_request takes Runs (their spans are in run.spans), got {bad[0]!r}")
     check_titles(titles, len(runs))
     counts = [max(1, _lanes(run, request, spans)["lane"].nunique()) for run in runs]
-    fig = LabFigure(figsize=(13, 1.0 + 0.55 * sum(counts) + 0.6 * len(runs)),
+    fig = LabFigure(figsize=(WIDTH_IN, 1.0 + 0.55 * sum(counts) + 0.6 * len(runs)),
                     layout="constrained")  # fmt: skip
     axes = fig.subplots(len(runs), 1, sharex=True, squeeze=False, height_ratios=counts)
     for i, run in enumerate(runs):
         ax = axes[i][0]
         _draw_request(ax, run, request, spans)
+        ax.tick_params(labelsize=SMALL + 1)
         if titles is not None:
             ax.set_title(titles[i], fontsize=FONT, loc="left")
     axes[-1][0].set_xlabel("time since burst start (ms)", fontsize=FONT)
@@ -220,7 +223,7 @@ def plot_request(
                  Patch(facecolor="white", edgecolor=RAISED_COLOR, linewidth=2, label="error"),
                  Line2D([], [], color="black", label="response sent"),
                  Line2D([], [], color="gray", linestyle="--", label="client received / gave up")],
-        fontsize=FONT - 1, loc="upper left", bbox_to_anchor=(1.0, 1.0),
+        fontsize=SMALL + 1, loc="upper left", bbox_to_anchor=(1.0, 1.0),
     )  # fmt: skip
     return fig
 

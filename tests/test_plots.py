@@ -87,7 +87,9 @@ def test_compare_has_one_legend_with_every_entry_once() -> None:
     fig = compare(make_run(), loop_run())
     labels = [t.get_text() for legend in fig.legends for t in legend.get_texts()]
     assert len(fig.legends) == 1 and not any(ax.get_legend() for ax in fig.get_axes())
-    assert "queued for a worker thread" in labels, "only the first run queued: keep its entry"
+    assert "waiting for a worker thread (incl. hand-off)" in labels, (
+        "only the first run queued: keep its entry"
+    )
     assert "handler running on the event loop" in labels, labels
     assert labels.count("client: sent → received") == 1, labels
     assert f"noticeable: {NOTICEABLE_LAG_MS:.0f} ms" in labels, labels

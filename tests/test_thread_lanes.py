@@ -12,9 +12,10 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from helpers import Server, serve
-from helpers.plots import DPI, LabFigure
+from helpers.plots import DPI, SMALL, LabFigure
 from helpers.thread_lanes import plot_thread_lanes
 from tests.conftest import burst, legend_texts, spans_app
+from tests.test_plots import effective_sizes
 from tests.test_run import make_run
 
 
@@ -104,7 +105,7 @@ def test_forty_worker_lanes_are_labelled_legibly() -> None:
     assert len(labels) == 41 and labels[-1].get_text() == "worker 40 (3)"
     width_px = fig.get_figwidth() * DPI
     assert width_px <= 1170, "shown at its own size in a notebook, never scaled down"
-    assert min(float(label.get_fontsize()) for label in labels) >= 11
+    assert min(size for size, _ in effective_sizes(fig)) >= SMALL
     # every label gets at least its own height of lane: no two labels overlap
     boxes = sorted(label.get_window_extent().y0 for label in labels)
     height = max(label.get_window_extent().height for label in labels)

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 import pytest
 
 from helpers import Server, serve
-from helpers.plots import DPI, LabFigure
+from helpers.plots import DPI, SMALL, LabFigure
 from helpers.timelines import check_titles, ms_after, plot_request, plot_spans
 from tests.conftest import burst, legend_texts, spans_app
+from tests.test_plots import effective_sizes
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,8 @@ def test_plot_spans(server: Server) -> None:
     legend = legend_texts(fig, 1)
     assert "your span: step" in legend and "your span: done" in legend, legend
     assert fig.get_figwidth() * DPI <= 1170, "two runs fit the notebook's width unscaled"
-    texts = fig.axes[1].get_legend().get_texts()  # type: ignore[union-attr]
-    assert min(float(t.get_fontsize()) for t in texts) >= 11
+    small = [(size, text) for size, text in effective_sizes(fig) if size < SMALL]
+    assert not small, f"text under {SMALL} pt as the notebook shows it: {small[:5]}"
     with pytest.raises(ValueError, match="titles"):
         plot_spans(run, titles=["a", "b"])
     with pytest.raises(ValueError, match="at least one"):
@@ -38,6 +39,8 @@ def test_plot_request_draws_fastapi_then_learner_spans(server: Server) -> None:
     run = burst(server, "/work", n=2)
     fig = plot_request(run, run, titles=["x", "y"], spans=["endpoint"])
     assert isinstance(fig, LabFigure) and len(fig.axes) == 2
+    assert fig.get_figwidth() * DPI <= 1170
+    assert min(size for size, _ in effective_sizes(fig)) >= SMALL
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == ["FastAPI: endpoint", "step", "done"]
     with pytest.raises(ValueError, match="at least one"):

@@ -10,7 +10,7 @@ earlier runs); ballast of small lists stands in for that history here. Three mea
 3. how many *automatic* full collections start during a burst while the kernel allocates
    long-lived objects (0.3 s in, a client-side task keeps a third as many new lists as
    there are tracked objects, enough for CPython's rules to make one due): ``fire`` as
-   shipped (``helpers.collector`` defers them) and with that guard replaced by a no-op,
+   shipped (``helpers._collector`` defers them) and with that guard replaced by a no-op,
    side by side.
 """
 
@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import helpers.load as load
+import helpers._load as load
 from benchmarks.report import Result, Section, median
 from helpers import apps, fire, serve
-from helpers.collector import collections_started
+from helpers._collector import collections_started
 
 __all__ = ["measure"]
 

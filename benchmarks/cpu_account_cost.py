@@ -1,7 +1,7 @@
 """CPU account cost: what does ``Run.cpu`` (per-thread CPU clocks around a burst) cost?
 
 ``fire`` snapshots every thread's CPU clock when a burst starts and when it ends
-(``helpers/cpu_account.py``). Two measures: the same burst fired with and without the
+(``helpers/_cpu_account.py``). Two measures: the same burst fired with and without the
 account (``cpu_account.disabled()``), taking turns round by round and comparing the whole
 ``fire`` call's wall time; and the cost of one snapshot on its own, with as many threads
 alive as a lesson leaves (a 40-thread pool of a ``def`` burst, the server loop, the kernel).
@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 from benchmarks.report import Result, Section, check, median
 from helpers import apps, fire, serve
-from helpers.cpu_account import disabled, snapshot, source
+from helpers._cpu_account import disabled, snapshot, source
 
 __all__ = ["TARGET", "measure"]
 

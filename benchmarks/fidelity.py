@@ -18,7 +18,7 @@ import httpx
 from benchmarks.rawclient import makespan, raw_burst
 from benchmarks.report import Result, Section, check, median
 from helpers import Server, apps, fire, serve
-from helpers.collector import full_collections_deferred
+from helpers._collector import full_collections_deferred
 
 __all__ = ["TARGETS", "measure"]
 
@@ -113,7 +113,7 @@ async def measure(
         "client's own cost. All clients run in this process, "
         "as `fire` does in a notebook kernel, so they share the GIL with the server thread, "
         "and all run with automatic full garbage collections deferred, as `fire` does "
-        "(`helpers/collector.py`).",
+        "(`helpers/_collector.py`).",
     )
     try:
         for _label, client, server in clients:  # warm-up: imports, route compilation

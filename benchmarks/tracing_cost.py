@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from benchmarks.rawclient import raw_throughput
 from benchmarks.report import Result, Section, check, median
 from helpers import Server, apps, serve
-from helpers.tracing import COLLECTOR
+from helpers._tracing import COLLECTOR
 
 __all__ = ["TARGET", "WrkResult", "measure", "parse_wrk"]
 

@@ -5,6 +5,17 @@
     run = await fire(server, "/path", n=100)
     run.summary(); run.plot()
 
+The bench: ``serve``, ``Server``, ``stop_all``, ``fire``, ``Run``, ``compare``,
+``plot_timeline``, ``summary_frame``, ``sized``, ``fast_mode``.
+Closer looks some lessons take: ``plot_spans``, ``plot_request``, ``ms_after``,
+``plot_thread_lanes``, ``plot_cpu``, ``peak_overlap``, ``count_waves``,
+``OneShotTransport``, ``open_file_limit``, ``failure_reasons``.
+
+The modules behind these names are private (``helpers/_server.py`` …). Support for a single
+lesson lives in ``helpers.lessons``, named after its lesson (``helpers.lessons.l04_cpu``);
+``helpers.apps`` holds the demo endpoints several lessons share, ``helpers.doctor`` and
+``helpers.playground`` are the workshop tools.
+
 Names are imported on first use (PEP 562), so a process-pool worker that only needs
 ``helpers.apps`` does not pay for pandas, matplotlib and uvicorn.
 """
@@ -15,95 +26,62 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from helpers import apps
-    from helpers.blocking import capture_slow_callbacks, loop_stalls, make_slow_database
-    from helpers.capacity import (
-        per_request_cost,
-        plot_latencies,
-        plot_wait_vs_run,
-        thread_rounds,
-        throughput,
-        wave_sizes,
-    )
-    from helpers.config import fast_mode, sized
-    from helpers.cpu import (
-        count_primes_timed,
-        cpu_table,
-        plot_cpu_table,
-        usable_cores,
-        warm_process_pool,
-        work_frame,
-    )
-    from helpers.interleave import StepLog, loop_switches, plot_steps
-    from helpers.load import fire
-    from helpers.plots import LabFigure, compare, plot_timeline, summary_frame
-    from helpers.run import Run
-    from helpers.server import Server, serve, stop_all
+    from helpers._config import fast_mode, sized
+    from helpers._cpu_account import plot_cpu
+    from helpers._load import fire
+    from helpers._open_files import failure_reasons, open_file_limit
+    from helpers._plots import compare, plot_timeline, summary_frame
+    from helpers._run import Run
+    from helpers._server import Server, serve, stop_all
+    from helpers._stats import count_waves, peak_overlap
+    from helpers._thread_lanes import plot_thread_lanes
+    from helpers._timelines import ms_after, plot_request, plot_spans
+    from helpers._transport import OneShotTransport
 
 _HOMES = {
-    "LabFigure": "helpers.plots",
-    "Run": "helpers.run",
-    "Server": "helpers.server",
-    "StepLog": "helpers.interleave",
-    "apps": "helpers.apps",
-    "capture_slow_callbacks": "helpers.blocking",
-    "compare": "helpers.plots",
-    "count_primes_timed": "helpers.cpu",
-    "cpu_table": "helpers.cpu",
-    "fast_mode": "helpers.config",
-    "fire": "helpers.load",
-    "loop_stalls": "helpers.blocking",
-    "loop_switches": "helpers.interleave",
-    "make_slow_database": "helpers.blocking",
-    "per_request_cost": "helpers.capacity",
-    "plot_cpu_table": "helpers.cpu",
-    "plot_latencies": "helpers.capacity",
-    "plot_steps": "helpers.interleave",
-    "plot_timeline": "helpers.plots",
-    "plot_wait_vs_run": "helpers.capacity",
-    "serve": "helpers.server",
-    "sized": "helpers.config",
-    "stop_all": "helpers.server",
-    "summary_frame": "helpers.plots",
-    "thread_rounds": "helpers.capacity",
-    "throughput": "helpers.capacity",
-    "usable_cores": "helpers.cpu",
-    "warm_process_pool": "helpers.cpu",
-    "wave_sizes": "helpers.capacity",
-    "work_frame": "helpers.cpu",
+    "OneShotTransport": "helpers._transport",
+    "Run": "helpers._run",
+    "Server": "helpers._server",
+    "compare": "helpers._plots",
+    "count_waves": "helpers._stats",
+    "failure_reasons": "helpers._open_files",
+    "fast_mode": "helpers._config",
+    "fire": "helpers._load",
+    "ms_after": "helpers._timelines",
+    "open_file_limit": "helpers._open_files",
+    "peak_overlap": "helpers._stats",
+    "plot_cpu": "helpers._cpu_account",
+    "plot_request": "helpers._timelines",
+    "plot_spans": "helpers._timelines",
+    "plot_thread_lanes": "helpers._thread_lanes",
+    "plot_timeline": "helpers._plots",
+    "serve": "helpers._server",
+    "sized": "helpers._config",
+    "stop_all": "helpers._server",
+    "summary_frame": "helpers._plots",
 }
 
 __all__ = [
-    "LabFigure",
+    "OneShotTransport",
     "Run",
     "Server",
-    "StepLog",
-    "apps",
-    "capture_slow_callbacks",
     "compare",
-    "count_primes_timed",
-    "cpu_table",
+    "count_waves",
+    "failure_reasons",
     "fast_mode",
     "fire",
-    "loop_stalls",
-    "loop_switches",
-    "make_slow_database",
-    "per_request_cost",
-    "plot_cpu_table",
-    "plot_latencies",
-    "plot_steps",
+    "ms_after",
+    "open_file_limit",
+    "peak_overlap",
+    "plot_cpu",
+    "plot_request",
+    "plot_spans",
+    "plot_thread_lanes",
     "plot_timeline",
-    "plot_wait_vs_run",
     "serve",
     "sized",
     "stop_all",
     "summary_frame",
-    "thread_rounds",
-    "throughput",
-    "usable_cores",
-    "warm_process_pool",
-    "wave_sizes",
-    "work_frame",
 ]
 
 
@@ -111,8 +89,7 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module 'helpers' has no attribute {name!r}")
-    module = importlib.import_module(home)
-    value = module if name == "apps" else getattr(module, name)
+    value = getattr(importlib.import_module(home), name)
     globals()[name] = value
     return value
 

@@ -103,8 +103,8 @@ def _loopback() -> Check:
 def _serve_and_fire() -> Check:
     from fastapi import FastAPI
 
-    from helpers.load import fire
-    from helpers.server import serve
+    from helpers._load import fire
+    from helpers._server import serve
 
     app = FastAPI(title="doctor")
 

@@ -13,10 +13,10 @@ from typing import Any
 import ipywidgets as widgets
 from IPython.display import display as _untyped_display
 
+from helpers._load import fire
+from helpers._run import Run
+from helpers._server import Server, serve
 from helpers.apps import demo_app
-from helpers.load import fire
-from helpers.run import Run
-from helpers.server import Server, serve
 
 __all__ = ["KINDS", "Playground"]
 

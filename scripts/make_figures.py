@@ -87,7 +87,7 @@ async def figures(out: Path) -> list[Path]:
 
 def _save(figure: object, path: Path) -> Path:
     # The notebook's own resolution, so the README shows what a learner sees.
-    from helpers.plots import DPI
+    from helpers._plots import DPI
 
     figure.savefig(path, dpi=DPI)  # type: ignore[attr-defined]
     return path

@@ -1,4 +1,4 @@
-"""helpers.bars: one collection that draws what ``Axes.barh`` draws."""
+"""helpers._bars: one collection that draws what ``Axes.barh`` draws."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from helpers.bars import hbars
+from helpers._bars import hbars
 
 Y, WIDTH, LEFT = [0, 1, 2, 3], [10.0, 5.0, np.nan, 2.5], [3.0, 8.0, 1.0, 20.0]
 

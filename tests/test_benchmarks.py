@@ -176,7 +176,7 @@ def test_agenda_block_is_rewritten_from_timings(tmp_path: Path) -> None:
 
 def test_collector_benchmark_measures_shipped_and_unguarded_side_by_side() -> None:
     from benchmarks import collector_pause
-    from helpers import load
+    from helpers import _load as load
 
     guard, thresholds = load.full_collections_deferred, gc.get_threshold()
     section = asyncio.run(collector_pause.measure(objects=20_000, repeats=1))

@@ -1,4 +1,4 @@
-"""helpers.collector: no automatic full collection inside a burst; young ones, and the
+"""helpers._collector: no automatic full collection inside a burst; young ones, and the
 thresholds afterwards, as before."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from helpers import serve
-from helpers.collector import DEFERRED_THRESHOLD, collections_started, full_collections_deferred
+from helpers._collector import DEFERRED_THRESHOLD, collections_started, full_collections_deferred
 from tests.conftest import burst
 
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from helpers import serve
-from helpers.cpu_account import (
+from helpers._cpu_account import (
     CpuSnapshot,
     CpuWindow,
     account,

@@ -1,4 +1,4 @@
-"""helpers.lag_panel: probe readings become the intervals the loop was taken."""
+"""helpers._lag_panel: probe readings become the intervals the loop was taken."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 
 from helpers import Server
-from helpers.lag_panel import (
+from helpers._lag_panel import (
     ARRIVALS_MIN,
     LAG_FLOOR_MS,
     arrival_stall,
     lag_top,
     stall_blocks,
 )
-from helpers.probes import Sampler, Samples
-from helpers.run import ClientRecord, Run, build_run
+from helpers._probes import Sampler, Samples
+from helpers._run import ClientRecord, Run, build_run
 from tests.conftest import burst
 from tests.test_run import LOOP, server_record
 

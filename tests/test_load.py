@@ -353,7 +353,7 @@ soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (256, {hard}))  # macOS's default soft limit
 from fastapi import FastAPI
 from helpers import fire, serve
-from helpers.open_files import open_file_limit
+from helpers._open_files import open_file_limit
 
 app = FastAPI(title="low limit")
 
@@ -405,7 +405,7 @@ def test_a_hard_limit_too_low_fails_before_firing_with_the_fix() -> None:
     result = run_under_low_limit(hard="256")
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("helpers.open_files.FileLimitError:"), last
+    assert last.startswith("helpers._open_files.FileLimitError:"), last
     assert "at most 256" in last and "concurrency=" in last and "ulimit -n" in last, last
     assert ACCEPT_FAILED_LINE not in result.stderr
 

@@ -1,4 +1,4 @@
-"""helpers.open_files: the open-file limit, counting open files, reading "Too many open
+"""helpers._open_files: the open-file limit, counting open files, reading "Too many open
 files" out of failed calls, and counting asyncio's accept() failures."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 
-from helpers.open_files import (
+from helpers._open_files import (
     ACCEPT_FAILED,
     AcceptFailures,
     accept_failures_total,

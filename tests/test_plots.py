@@ -8,11 +8,11 @@ from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from helpers import LabFigure, compare, plot_timeline, summary_frame
-from helpers.lag_panel import LAG_COLOR, LAG_FLOOR_MS, NOTICEABLE_LAG_MS
-from helpers.plots import BUSY_COLOR, DPI, NOTEBOOK_PX, plot_run
-from helpers.probes import Samples
-from helpers.run import ClientRecord, Run, build_run
+from helpers import compare, plot_timeline, summary_frame
+from helpers._lag_panel import LAG_COLOR, LAG_FLOOR_MS, NOTICEABLE_LAG_MS
+from helpers._plots import BUSY_COLOR, DPI, NOTEBOOK_PX, LabFigure, plot_run
+from helpers._probes import Samples
+from helpers._run import ClientRecord, Run, build_run
 from tests.test_run import LOOP, make_run, server_record
 
 SMALLEST_PT = 11

@@ -1,10 +1,10 @@
-"""helpers.pool_panel: when a run used worker threads, and what replaces an idle pool."""
+"""helpers._pool_panel: when a run used worker threads, and what replaces an idle pool."""
 
 from __future__ import annotations
 
-from helpers.pool_panel import pool_line, pool_top, pool_used
-from helpers.probes import Samples
-from helpers.run import ClientRecord, build_run
+from helpers._pool_panel import pool_line, pool_top, pool_used
+from helpers._probes import Samples
+from helpers._run import ClientRecord, build_run
 from tests.test_plots import loop_run
 from tests.test_run import make_run
 

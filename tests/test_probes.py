@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from helpers.probes import Sampler, Ticker
+from helpers._probes import Sampler, Ticker
 
 
 def test_lag_probe_sees_a_blocked_loop() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from helpers.recording_app import RecordingApp
-from helpers.tracing import COLLECTOR
+from helpers._recording_app import RecordingApp
+from helpers._tracing import COLLECTOR
 
 TRACE_ID = 0x4BF92F3577B34DA6A3CE929D0E0E4736
 

@@ -6,9 +6,9 @@ import math
 
 import pandas as pd
 
-from helpers.probes import Samples
-from helpers.run import ClientRecord, build_run
-from helpers.tracing import RequestRecord, SpanRecord
+from helpers._probes import Samples
+from helpers._run import ClientRecord, build_run
+from helpers._tracing import RequestRecord, SpanRecord
 
 LOOP = 1
 

@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 
 from helpers import serve, stop_all
-from helpers.server import Server
+from helpers._server import Server
 from tests.conftest import burst
 
 
@@ -281,7 +281,7 @@ def test_stop_with_hung_handlers_says_so_in_one_line(
 def test_accept_failures_are_counted_not_logged(caplog: pytest.LogCaptureFixture) -> None:
     import errno
 
-    from helpers.open_files import ACCEPT_FAILED, AcceptFailures
+    from helpers._open_files import ACCEPT_FAILED, AcceptFailures
 
     counter = AcceptFailures()
     with serve(tiny_app("accept")) as server:

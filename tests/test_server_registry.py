@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.applications import Starlette
 
-from helpers import serve, server_registry
-from helpers.stoppable import Stoppable
+from helpers import _server_registry as server_registry
+from helpers import serve
+from helpers._stoppable import Stoppable
 
 
 def build(title: str | None, path: str = "/ping") -> FastAPI:

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from helpers.stats import count_waves, open_over_time, peak_overlap, percentile, wave_numbers
+from helpers._stats import count_waves, open_over_time, peak_overlap, percentile, wave_numbers
 
 
 def test_three_waves_of_forty() -> None:

@@ -1,10 +1,10 @@
-"""helpers.stoppable: leaving a with block stops the thing, also after an error."""
+"""helpers._stoppable: leaving a with block stops the thing, also after an error."""
 
 from __future__ import annotations
 
 import pytest
 
-from helpers.stoppable import Stoppable
+from helpers._stoppable import Stoppable
 
 
 class Recorder(Stoppable):

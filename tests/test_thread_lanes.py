@@ -12,8 +12,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from helpers import Server, serve
-from helpers.plots import DPI, SMALL, LabFigure
-from helpers.thread_lanes import plot_thread_lanes
+from helpers._plots import DPI, SMALL, LabFigure
+from helpers._thread_lanes import plot_thread_lanes
 from tests.conftest import burst, legend_texts, spans_app
 from tests.test_plots import effective_sizes
 from tests.test_run import make_run

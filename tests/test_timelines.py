@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from helpers import Server, serve
-from helpers.plots import DPI, SMALL, LabFigure
-from helpers.timelines import check_titles, ms_after, plot_request, plot_spans
+from helpers._plots import DPI, SMALL, LabFigure
+from helpers._timelines import check_titles, ms_after, plot_request, plot_spans
 from tests.conftest import burst, legend_texts, spans_app
 from tests.test_plots import effective_sizes
 

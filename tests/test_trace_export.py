@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from helpers import Server, serve
-from helpers.trace_export import REQUESTS_PID, SERVER_PID
+from helpers._trace_export import REQUESTS_PID, SERVER_PID
 from tests.conftest import burst, spans_app
 from tests.test_run import make_run
 

@@ -11,8 +11,8 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
 from helpers import Server, serve
-from helpers.run import SPAN_COLUMNS
-from helpers.tracing import COLLECTOR, Collector, install_tracing
+from helpers._run import SPAN_COLUMNS
+from helpers._tracing import COLLECTOR, Collector, install_tracing
 from tests.conftest import burst, spans_app
 
 

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 
 from helpers import serve
-from helpers.transport import OneShotTransport
+from helpers._transport import OneShotTransport
 
 
 def app() -> FastAPI:

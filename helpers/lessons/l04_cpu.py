@@ -1,0 +1,284 @@
+"""CPU-bound work for lesson 04: calibrated jobs, core counts, and the results table.
+
+The job is ``apps.count_primes(limit)``: a *fixed amount* of pure-Python work. Its wall
+time grows when it has to share the GIL or a core, which is exactly what the lesson wants
+to see (``apps.burn_cpu`` instead fixes the CPU time per call, which hides that cost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from helpers._plots import LabFigure
+from helpers.apps import count_primes
+
+if TYPE_CHECKING:
+    from helpers._run import Run
+
+__all__ = [
+    "calibrate_primes",
+    "calibrate_sha256",
+    "core_counts",
+    "count_primes_timed",
+    "cpu_table",
+    "expected_process_speedup",
+    "fastest",
+    "load_average",
+    "plot_cpu_table",
+    "sha256_rounds",
+    "time_call",
+    "usable_cores",
+    "warm_process_pool",
+    "work_frame",
+]
+
+_BLOCK = 1 << 20  # 1 MiB: well above hashlib's 2 KiB threshold for releasing the GIL
+_block_cache: list[bytes] = []
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: ``len(os.sched_getaffinity(0))`` where the OS has it
+    (Linux), else ``os.cpu_count()`` (macOS, Windows), and at least 1."""
+    getaffinity = getattr(os, "sched_getaffinity", None)
+    if getaffinity is not None:
+        return max(1, len(getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def core_counts() -> dict[str, int | None]:
+    """Both core counts: ``os.cpu_count()`` (the machine) and ``usable`` (this process,
+    after CPU affinity / container limits); ``None`` when the OS cannot tell."""
+    getaffinity = getattr(os, "sched_getaffinity", None)
+    return {
+        "os.cpu_count()": os.cpu_count(),
+        "len(os.sched_getaffinity(0))": len(getaffinity(0)) if getaffinity else None,
+        "usable": usable_cores(),
+    }
+
+
+def load_average() -> float | None:
+    """The 1-minute load average (runnable processes, averaged; above the core count means
+    programs wait for a core), or ``None`` where the OS has none (Windows)."""
+    getloadavg = getattr(os, "getloadavg", None)
+    return float(getloadavg()[0]) if getloadavg is not None else None
+
+
+def expected_process_speedup(processes: int, cores: int | None = None) -> int:
+    """Best speedup a pool of ``processes`` can give on ``cores`` cores (default: usable
+    cores): ``min(cores, processes)``."""
+    if processes < 1:
+        raise ValueError(f"processes must be ≥ 1, got {processes}")
+    return min(usable_cores() if cores is None else cores, processes)
+
+
+def time_call(function: Callable[[int], object], argument: int, repeats: int = 3) -> float:
+    """Best-of-``repeats`` wall time of ``function(argument)`` in **seconds**."""
+    if repeats < 1:
+        raise ValueError(f"repeats must be ≥ 1, got {repeats}")
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function(argument)
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _calibrate(
+    function: Callable[[int], object], target_s: float, start: int, exponent: float
+) -> int:
+    """Grow the argument until one call takes ≥ a tenth of ``target_s``, then scale it
+    by the cost model ``time ∝ argument ** exponent``."""
+    if not 0.005 <= target_s <= 5.0:
+        raise ValueError(f"target_s must be between 0.005 and 5 seconds, got {target_s}")
+    argument = start
+    took = time_call(function, argument, repeats=1)
+    while took < target_s / 10:
+        argument *= 4
+        took = time_call(function, argument, repeats=1)
+    took = time_call(function, argument)
+    scale = float((target_s / took) ** (1 / exponent))
+    return max(1, round(argument * scale))
+
+
+def calibrate_primes(target_s: float = 0.1) -> int:
+    """The ``limit`` for which ``count_primes(limit)`` takes about ``target_s`` **seconds**
+    on one thread of this machine, right now (trial division costs ∝ limit ** 1.5)."""
+    return _calibrate(count_primes, target_s, start=2_000, exponent=1.5)
+
+
+def count_primes_timed(limit: int) -> dict[str, float]:
+    """``count_primes(limit)``, plus where and how it ran.
+
+    Returns ``primes``, ``pid`` (the process that computed it), ``cpu_s`` (CPU time this
+    thread got during the call, ``time.thread_time()``, **seconds**) and ``wall_s``
+    (elapsed **seconds**). ``cpu_s / wall_s`` is the share of a core the call had: about 1
+    alone on an idle core, less while it waits for the GIL or for a busy core.
+    """
+    wall, cpu = time.perf_counter(), time.thread_time()
+    primes = count_primes(limit)
+    return {
+        "primes": primes,
+        "pid": os.getpid(),
+        "cpu_s": time.thread_time() - cpu,
+        "wall_s": time.perf_counter() - wall,
+    }
+
+
+def work_frame(run: Run) -> pd.DataFrame:
+    """One row per answered request whose body came from ``count_primes_timed``.
+
+    Columns: ``id``, ``pid``, ``cpu_s``, ``wall_s`` (**seconds**) and ``core_share``
+    (``cpu_s / wall_s``).
+    """
+    rows: list[dict[str, float]] = []
+    for request_id, body in zip(run.requests["id"], run.requests["body"]):
+        try:
+            data = json.loads(body) if isinstance(body, str) else None
+        except ValueError:
+            data = None
+        if isinstance(data, dict) and {"pid", "cpu_s", "wall_s"} <= data.keys():
+            cpu_s, wall_s = float(data["cpu_s"]), float(data["wall_s"])
+            rows.append(
+                {"id": request_id, "pid": int(data["pid"]), "cpu_s": cpu_s, "wall_s": wall_s}
+            )
+    table: pd.DataFrame = pd.DataFrame(rows, columns=["id", "pid", "cpu_s", "wall_s"])
+    table["core_share"] = table["cpu_s"] / table["wall_s"]
+    return table
+
+
+def sha256_rounds(rounds: int) -> str:
+    """Hash a 1 MiB block ``rounds`` times with SHA-256; returns the hex digest.
+
+    CPython's hashlib lets go of the GIL while it hashes a buffer larger than 2 KiB
+    (CPython ``Modules/hashlib.h``: ``HASHLIB_GIL_MINSIZE``), so threads can run it in parallel.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be ≥ 1, got {rounds}")
+    if not _block_cache:
+        _block_cache.append(bytes(range(256)) * (_BLOCK // 256))
+    digest = hashlib.sha256()
+    for _ in range(rounds):
+        digest.update(_block_cache[0])
+    return digest.hexdigest()
+
+
+def calibrate_sha256(target_s: float = 0.1) -> int:
+    """The ``rounds`` for which ``sha256_rounds(rounds)`` takes about ``target_s``
+    **seconds** on one thread (cost ∝ rounds)."""
+    return _calibrate(sha256_rounds, target_s, start=1, exponent=1.0)
+
+
+def cpu_table(runs: Mapping[str, Run], baseline: str) -> pd.DataFrame:
+    """One row per run: throughput, latency, loop lag and speedup over ``baseline``.
+
+    Columns: ``requests``, ``makespan_s`` (seconds), ``throughput_rps`` (requests per
+    second), ``latency_p95_ms``, ``max_loop_lag_ms``, ``peak_in_flight``, ``cores_busy``
+    (CPU seconds the jobs got ÷ makespan, from ``count_primes_timed`` bodies; NaN without
+    them) and ``speedup`` (this throughput ÷ the baseline's).
+    """
+    if baseline not in runs:
+        raise ValueError(f"baseline must be one of {list(runs)}, got {baseline!r}")
+    rows = {}
+    for name, run in runs.items():
+        s = run.summary()
+        work = work_frame(run)
+        rows[name] = {
+            "requests": s["ok"],
+            "makespan_s": s["makespan_s"],
+            "throughput_rps": s["ok"] / s["makespan_s"] if s["makespan_s"] else float("nan"),
+            "latency_p95_ms": s["latency_p95_s"] * 1000,
+            "max_loop_lag_ms": s["max_lag_ms"],
+            "peak_in_flight": s["peak_in_flight"],
+            "cores_busy": work["cpu_s"].sum() / s["makespan_s"] if len(work) else float("nan"),
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table["speedup"] = table["throughput_rps"] / table.loc[baseline, "throughput_rps"]
+    rounded: pd.DataFrame = table.round(
+        {
+            "throughput_rps": 1,
+            "latency_p95_ms": 0,
+            "max_loop_lag_ms": 0,
+            "cores_busy": 2,
+            "speedup": 2,
+        }
+    )
+    return rounded
+
+
+def plot_cpu_table(table: pd.DataFrame, expected: float, title: str) -> LabFigure:
+    """Three bar panels from ``cpu_table``: speedup (the ideal ``expected`` process speedup
+    as a dashed line), cores busy computing, and the worst event-loop lag in **milliseconds**."""
+    fig = LabFigure(figsize=(15, 4.8), layout="constrained")
+    speed, cores, lag = fig.subplots(1, 3, sharey=True)
+    names = list(table.index)
+    speed.barh(names, table["speedup"], color="#1f77b4")
+    speed.axvline(1, color="gray", linewidth=1)
+    speed.axvline(expected, color="black", linestyle="--", linewidth=1,
+                  label=f"ideal for the process pool: {expected:g}×")  # fmt: skip
+    speed.set_xlabel("speedup over one core (×)", fontsize=12)
+    speed.set_title("Throughput vs. one by one", loc="left", fontsize=12)
+    speed.legend(fontsize=10, loc="lower right")
+    cores.barh(names, table["cores_busy"], color="#9467bd")
+    cores.axvline(1, color="gray", linewidth=1)
+    cores.set_xlabel("cores busy computing (CPU s ÷ wall s)", fontsize=12)
+    cores.set_title("How many cores did the jobs get?", loc="left", fontsize=12)
+    colors = ["#d62728" if ms > 50 else "#2ca02c" for ms in table["max_loop_lag_ms"]]
+    lag.barh(names, table["max_loop_lag_ms"], color=colors)
+    lag.set_xlabel("worst event-loop lag (ms)", fontsize=12)
+    lag.set_title("Can the loop answer? (red: > 50 ms)", loc="left", fontsize=12)
+    speed.invert_yaxis()
+    for ax in (speed, cores, lag):
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(labelsize=11)
+    fig.suptitle(title, fontsize=14, x=0.01, ha="left")
+    return fig
+
+
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+async def warm_process_pool(
+    pool: Executor,
+    processes: int,
+    timeout: float = 60.0,
+    probe: Callable[[float], int] = _pid_after,
+) -> int:
+    """Wait until all ``processes`` workers of ``pool`` have started and answered.
+
+    ``ProcessPoolExecutor`` starts a worker per submitted task while none is idle, and a
+    ``spawn`` worker first imports the modules it needs (a second or more), so the first
+    requests would pay for that. This sends small batches of tasks until ``processes``
+    different worker pids have answered, or ``timeout`` **seconds** pass (then it raises
+    ``TimeoutError``). Returns how many distinct workers answered. ``probe`` is the task
+    sent (it must return the worker's pid); pass one from a lighter module to keep a
+    spawned worker from importing this one.
+    """
+    if processes < 1:
+        raise ValueError(f"processes must be ≥ 1, got {processes}")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    seen: set[int] = set()
+    while len(seen) < processes:
+        if loop.time() > deadline:
+            raise TimeoutError(f"only {len(seen)} of {processes} workers started in {timeout} s")
+        batch = [loop.run_in_executor(pool, probe, 0.05) for _ in range(processes)]
+        seen.update(await asyncio.gather(*batch))
+    return len(seen)
+
+
+def fastest(runs: Sequence[Run]) -> Run:
+    """The run with the shortest makespan: the one least disturbed by other programs."""
+    if not runs:
+        raise ValueError("fastest needs at least one Run")
+    return min(runs, key=lambda run: float(run.summary()["makespan_s"]))

@@ -1,0 +1,146 @@
+"""helpers.lessons.l04_cpu: core counts, calibrated jobs, the results table and the warm pool."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+from fastapi import FastAPI
+
+from helpers import serve
+from helpers.apps import count_primes
+from helpers.lessons.l04_cpu import (
+    calibrate_primes,
+    calibrate_sha256,
+    core_counts,
+    count_primes_timed,
+    cpu_table,
+    expected_process_speedup,
+    fastest,
+    plot_cpu_table,
+    sha256_rounds,
+    time_call,
+    usable_cores,
+    warm_process_pool,
+    work_frame,
+)
+from tests.conftest import burst
+
+
+def test_core_counts_agree_with_the_os() -> None:
+    counts = core_counts()
+    assert counts["os.cpu_count()"] == os.cpu_count()
+    assert counts["usable"] == usable_cores() >= 1
+    if hasattr(os, "sched_getaffinity"):
+        assert counts["len(os.sched_getaffinity(0))"] == len(os.sched_getaffinity(0))
+
+
+def test_expected_speedup_is_capped_by_cores_and_processes() -> None:
+    assert expected_process_speedup(4, cores=2) == 2
+    assert expected_process_speedup(2, cores=16) == 2
+    assert expected_process_speedup(1) == 1
+    with pytest.raises(ValueError, match="processes must be ≥ 1"):
+        expected_process_speedup(0)
+
+
+def test_calibrated_jobs_take_about_the_target() -> None:
+    limit = calibrate_primes(0.02)
+    assert limit > 1_000
+    assert 0.002 < time_call(count_primes, limit) < 0.2  # generous: busy machines vary
+    rounds = calibrate_sha256(0.02)
+    assert rounds >= 1
+    assert len(sha256_rounds(rounds)) == 64
+
+
+@pytest.mark.parametrize("target", [0.0, 10.0])
+def test_bad_targets_are_refused(target: float) -> None:
+    with pytest.raises(ValueError, match="target_s must be between"):
+        calibrate_primes(target)
+
+
+def test_bad_counts_are_refused() -> None:
+    with pytest.raises(ValueError, match="rounds must be ≥ 1"):
+        sha256_rounds(0)
+    with pytest.raises(ValueError, match="repeats must be ≥ 1"):
+        time_call(count_primes, 10, repeats=0)
+    with pytest.raises(ValueError, match="at least one Run"):
+        fastest([])
+
+
+def _cpu_app() -> FastAPI:
+    app = FastAPI(title="cpu-test")
+
+    @app.get("/async_def")
+    async def cpu_async(limit: int) -> dict[str, int]:
+        return {"primes": count_primes(limit)}  # ⚠ blocks the event loop — on purpose
+
+    @app.get("/def")
+    def cpu_def(limit: int) -> dict[str, int]:
+        return {"primes": count_primes(limit)}
+
+    return app
+
+
+def test_cpu_table_has_one_row_per_run_and_a_unit_baseline() -> None:
+    limit = calibrate_primes(0.02)
+    with serve(_cpu_app()) as server:
+        runs = {
+            "async def": burst(server, "/async_def", n=4, params={"limit": limit}),
+            "def": burst(server, "/def", n=4, params={"limit": limit}),
+        }
+    table = cpu_table(runs, baseline="async def")
+    assert list(table.index) == ["async def", "def"]
+    assert list(table.columns) == [
+        "requests", "makespan_s", "throughput_rps", "latency_p95_ms", "max_loop_lag_ms",
+        "peak_in_flight", "cores_busy", "speedup",
+    ]  # fmt: skip
+    assert table.loc["async def", "speedup"] == 1.0
+    assert table.loc["async def", "peak_in_flight"] == 1
+    assert (table["requests"] == 4).all()
+    assert table["cores_busy"].isna().all()  # these bodies carry no timing
+    assert fastest(list(runs.values())) in runs.values()
+    figure = plot_cpu_table(table, expected=2, title="test")
+    assert len(figure.axes) == 3
+    assert figure._repr_png_().startswith(b"\x89PNG")
+    with pytest.raises(ValueError, match="baseline must be one of"):
+        cpu_table(runs, baseline="nope")
+
+
+def test_warm_process_pool_starts_every_worker() -> None:
+    async def warm() -> int:
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(2, mp_context=spawn) as pool:
+            started = await warm_process_pool(pool, 2)
+            assert len(pool._processes) == 2  # type: ignore[attr-defined]
+            return started
+
+    assert asyncio.run(warm()) == 2
+
+
+def test_timed_job_reports_where_and_how_it_ran() -> None:
+    result = count_primes_timed(2_000)
+    assert result["primes"] == count_primes(2_000)
+    assert result["pid"] == os.getpid()
+    assert 0 < result["cpu_s"] <= result["wall_s"] * 1.1
+
+
+def test_work_frame_and_cores_busy_come_from_timed_bodies() -> None:
+    app = FastAPI(title="timed-test")
+
+    @app.get("/def")
+    def timed(limit: int) -> dict[str, float]:
+        return count_primes_timed(limit)
+
+    limit = calibrate_primes(0.02)
+    with serve(app) as server:
+        run = burst(server, "/def", n=4, params={"limit": limit})
+    work = work_frame(run)
+    assert list(work.columns) == ["id", "pid", "cpu_s", "wall_s", "core_share"]
+    assert len(work) == 4
+    assert (work["pid"] == os.getpid()).all()
+    assert (work["core_share"] <= 1.1).all()
+    table = cpu_table({"def": run}, baseline="def")
+    assert 0 < table.loc["def", "cores_busy"] <= 1.25  # the GIL: one core at most

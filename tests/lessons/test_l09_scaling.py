@@ -1,0 +1,48 @@
+"""helpers.lessons.l09_scaling: client-only bursts at uvicorn worker processes, and their stamps."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from helpers.lessons.l09_scaling import bodies_frame, fire_url, plot_processes, process_frame
+from helpers.lessons.l09_workers import start_workers
+
+
+def test_two_workers_are_two_processes_with_forty_tokens_each() -> None:
+    with start_workers("helpers.lessons.l09_worker_app:app", workers=2) as server:
+        assert len(server.worker_pids) == 2
+        assert server.pid not in server.worker_pids  # the launched process is the manager
+        assert server.tokens == 40
+        assert 0 < server.first_answer_s <= server.all_ready_s
+        run = asyncio.run(fire_url(server, "/sync_sleep", n=100, params={"seconds": 0.3}))
+    assert not server.running
+    s = run.summary()
+    assert s["ok"] == 100
+    assert 40 < s["peak_in_flight"] <= 80
+    per_process = process_frame(run)
+    assert set(per_process.index) <= server.worker_pids
+    assert (per_process["peak_in_flight"] <= 40).all()
+    assert set(bodies_frame(run)["pid"]) == set(per_process.index)
+    assert run.traced and run.requests["thread"].str.startswith("pid ").all()
+    fig = plot_processes(run, titles=["two workers"])
+    assert len(fig.axes) == 2
+
+
+def test_a_url_target_gets_the_handlers_stamps() -> None:
+    with start_workers(workers=1) as server:
+        run = asyncio.run(fire_url(server.url, "/cpu", n=3, params={"limit": 2000}))
+    assert run.summary()["ok"] == 3
+    assert (bodies_frame(run)["primes"] == 303).all()
+    assert set(run.requests["pid"]) == {server.pid}
+
+
+def test_plot_processes_needs_a_title_per_run() -> None:
+    with pytest.raises(ValueError, match="titles"):
+        plot_processes(titles=["one too many"])
+
+
+def test_fire_url_refuses_non_loopback_addresses() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        asyncio.run(fire_url("http://10.0.0.1:80", "/whoami", n=1))

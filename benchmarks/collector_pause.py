@@ -22,6 +22,7 @@ import gc
 import time
 from collections.abc import Callable
 from typing import Any
+from unittest import mock
 
 import helpers._load as load
 from benchmarks.report import Result, Section, median
@@ -39,7 +40,7 @@ def _collect_ms() -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def _burst(server: Any, during: Callable[[], None] | None = None) -> float:
+async def _burst(server: Any, during: Callable[[], object] | None = None) -> float:
     """One burst; ``during`` runs on the client loop 0.3 s in. Returns ``max_lag_ms``."""
     handle = asyncio.get_running_loop().call_later(FORCE_AT_S, during) if during else None
     try:
@@ -60,14 +61,12 @@ def _allocate_long_lived(keep: list[list[int]]) -> None:
 
 async def _full_collections_under_pressure(server: Any, guarded: bool) -> int:
     keep: list[list[int]] = []
-    guard = load.full_collections_deferred
-    if not guarded:
-        load.full_collections_deferred = contextlib.nullcontext  # type: ignore[assignment]
+    # fire looks the guard up in helpers._load's namespace, so that is where it is swapped
+    swap = mock.patch.object(load, "full_collections_deferred", contextlib.nullcontext)
     try:
-        with collections_started() as seen:
+        with contextlib.nullcontext() if guarded else swap, collections_started() as seen:
             await _burst(server, lambda: _allocate_long_lived(keep))
     finally:
-        load.full_collections_deferred = guard
         keep.clear()
     return seen.count(2)
 

@@ -77,7 +77,7 @@ def time_notebook(
 ) -> NotebookTiming:
     """Run every cell of the notebook at ``path`` in a fresh kernel and time it, at full
     size or (``fast``) with ``LAB_FAST=1``."""
-    nb = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
         nb,
         timeout=cell_timeout,

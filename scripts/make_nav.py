@@ -75,7 +75,7 @@ def links(lesson: Lesson) -> str:
 
 def render(lesson: Lesson, number: int, total: int) -> nbformat.NotebookNode:
     path = NOTEBOOKS / f"{lesson.stem}.ipynb"
-    nb = nbformat.read(path, as_version=4)
+    nb: nbformat.NotebookNode = nbformat.read(path, as_version=4)
     cells = [c for c in nb.cells if not {"nav-header", "nav-footer"} & set(_tags(c))]
     head = nbformat.v4.new_markdown_cell(header(lesson, number, total))
     head.metadata["tags"] = ["nav-header"]

@@ -23,7 +23,7 @@ def test_same_rectangles_and_limits_as_barh() -> None:
             rect).bounds)  # fmt: skip
     assert np.allclose(ours.get_xlim(), theirs.get_xlim()), (ours.get_xlim(), theirs.get_xlim())
     assert np.allclose(ours.get_ylim(), theirs.get_ylim()), (ours.get_ylim(), theirs.get_ylim())
-    colors = bars.get_facecolor()
+    colors = np.asarray(bars.get_facecolor())
     assert [tuple(c) for c in colors] == [(1, 0, 0, 1), (0, 0.5, 0, 1), (0, 0, 0, 1)], colors
 
 

@@ -1,10 +1,11 @@
 import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 SCRIPT = Path(__file__).parent.parent / "scripts" / "make_nav.py"
 
 
-def load_nav():  # type: ignore[no-untyped-def]
+def load_nav() -> ModuleType:
     spec = importlib.util.spec_from_file_location("make_nav", SCRIPT)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

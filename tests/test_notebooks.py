@@ -87,7 +87,7 @@ def audit(client: NotebookClient) -> dict[str, list[str]]:
 
 
 def test_parse_audit_joins_a_print_split_across_stream_messages() -> None:
-    split = [
+    split: list[dict[str, object]] = [
         {"output_type": "stream", "name": "stdout", "text": '{"servers": [], "exposed": '},
         {"output_type": "stream", "name": "stderr", "text": "a warning\n"},
         {"output_type": "stream", "name": "stdout", "text": '["0.0.0.0:80"]}'},

@@ -10,7 +10,7 @@ from tests.test_run import make_run
 
 
 def test_a_run_on_workers_used_the_pool_and_one_on_the_loop_did_not() -> None:
-    assert pool_used(make_run())  # type: ignore[no-untyped-call]
+    assert pool_used(make_run())
     assert not pool_used(loop_run())
 
 

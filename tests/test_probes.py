@@ -5,11 +5,11 @@ import time
 
 import pytest
 
-from helpers._probes import Sampler, Ticker
+from helpers._probes import Sampler, Samples, Ticker
 
 
 def test_lag_probe_sees_a_blocked_loop() -> None:
-    async def scenario():  # type: ignore[no-untyped-def]
+    async def scenario() -> Samples:
         sampler = Sampler(period=0.005)
         sampler.start()
         await asyncio.sleep(0.05)

@@ -97,7 +97,7 @@ def test_untraced_run_has_client_columns_only() -> None:
     clients = [ClientRecord(0, "/x", 1.0, 1.5, 200, None, "")]
     run = build_run(clients, None, Samples(), t0=1.0, loop_thread_id=None, thread_limit=40)
     assert not run.traced
-    assert math.isnan(run.requests.loc[0, "start"])
+    assert math.isnan(float(run.requests["start"].iloc[0]))
     assert run.summary()["worker_threads"] == 0
     assert "n=1" in repr(run)
 

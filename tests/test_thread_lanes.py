@@ -97,7 +97,7 @@ def forty_workers() -> pd.DataFrame:
 
 
 def test_forty_worker_lanes_are_labelled_legibly() -> None:
-    run = make_run()  # type: ignore[no-untyped-call]
+    run = make_run()
     run.spans = forty_workers()
     fig = plot_thread_lanes(run)
     fig.canvas.draw()

@@ -57,7 +57,7 @@ def check_trace(document: dict[str, Any]) -> dict[tuple[int, int], str]:
 
 
 def test_synthetic_run_exports_valid_trace(tmp_path: Path) -> None:
-    path = make_run().to_trace(tmp_path / "burst.json")  # type: ignore[no-untyped-call]
+    path = make_run().to_trace(tmp_path / "burst.json")
     document = json.loads(path.read_text())
     names = check_trace(document)
     events = document["traceEvents"]
@@ -116,4 +116,4 @@ def test_async_spans_on_the_loop_get_extra_tracks(server: Server, tmp_path: Path
 
 def test_trace_path_must_be_json(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"must end in \.json"):
-        make_run().to_trace(tmp_path / "burst.txt")  # type: ignore[no-untyped-call]
+        make_run().to_trace(tmp_path / "burst.txt")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -21,7 +22,7 @@ def app() -> FastAPI:
 
     @application.get("/stream")
     async def stream() -> StreamingResponse:
-        async def chunks():  # type: ignore[no-untyped-def]
+        async def chunks() -> AsyncIterator[str]:
             for i in range(3):
                 yield f"chunk{i};"
 

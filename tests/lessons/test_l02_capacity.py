@@ -71,6 +71,7 @@ def test_waves_follow_the_queue_on_a_small_pool() -> None:
     server = serve(FastAPI(title="waves on 2 threads"), thread_limit=2)
     try:
         app = server.app
+        assert isinstance(app, FastAPI)
 
         @app.get("/even")
         def even() -> dict[str, bool]:

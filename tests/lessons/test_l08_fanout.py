@@ -138,7 +138,7 @@ def test_exception_leaves_plain() -> None:
 @pytest.mark.skipif(sys.version_info < (3, 11), reason="ExceptionGroup is 3.11+")
 def test_exception_leaves_flattens_groups() -> None:
     a, b, c = ValueError("a"), KeyError("b"), TypeError("c")
-    group = ExceptionGroup("outer", [a, ExceptionGroup("inner", [b, c])])  # noqa: F821
+    group = ExceptionGroup("outer", [a, ExceptionGroup("inner", [b, c])])  # type: ignore[name-defined]  # noqa: F821
     assert exception_leaves(group) == [a, b, c]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi import FastAPI
 
 from helpers import Server, serve
 from helpers.lessons.l10_mystery import PROBLEMS, mystery_app, route_source, upstream_app
@@ -56,6 +57,7 @@ def test_sync_dependency_uses_threads_until_fixed(upstream: Server) -> None:
 
 
 def test_shared_client_reuses_connections(upstream: Server) -> None:
+    assert isinstance(upstream.app, FastAPI)
     peers = upstream.app.state.peers
     with serve(mystery_app(upstream.url)) as shipped:
         peers.clear()

@@ -24,6 +24,8 @@ LATEST_NOTEBOOK ?= 00_welcome
 # An untested Python is refused here, before a venv or a download (scripts/check_python.py):
 # the venv's own interpreter once it exists, else the one that would create it.
 check-python:
+	@if [ "$(INSTALLER)" = uv ] && ! command -v $(UV) >/dev/null; then \
+	  echo "INSTALLER=uv needs uv on PATH (pipx install uv), or drop INSTALLER=uv to use pip" >&2; exit 1; fi
 	@if [ -x $(BIN)/python ]; then $(BIN)/python scripts/check_python.py --venv $(VENV); \
 	elif command -v $(PYTHON) >/dev/null; then $(PYTHON) scripts/check_python.py; \
 	else echo "no '$(PYTHON)' found: install Python 3.13 (or run make with PYTHON=/path/to/python3.13)" >&2; exit 1; fi

@@ -14,8 +14,6 @@ import sys
 from pathlib import Path
 
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
-# The Python that a refused attendee is told to install: the newest one CI tests.
-RECOMMENDED = "3.13"
 
 
 def supported_range(text):
@@ -31,20 +29,22 @@ def problem(version, low, stop, venv=None):
     if low <= version < stop:
         return None
     found = "{}.{}".format(*version)
+    # The Python a refused attendee is told to install: the newest one CI tests.
+    recommended = f"{stop[0]}.{stop[1] - 1}"
     tested = f"{low[0]}.{low[1]}–{stop[0]}.{stop[1] - 1}"
     why = "newer than" if version >= stop else "older than"
     lines = [
         f"Python {found} is {why} the versions this lab is tested on ({tested}):",
         "stopping before anything is installed.",
-        f"Fix: install Python {RECOMMENDED} beside yours and point make at it, e.g. with uv:",
-        "    uv python install " + RECOMMENDED,
+        f"Fix: install Python {recommended} beside yours and point make at it, e.g. with uv:",
+        "    uv python install " + recommended,
     ]
     if venv:
         lines.append(f"    rm -rf {venv}    # it was made with Python {found}")
     lines += [
-        f'    make lab PYTHON="$(uv python find {RECOMMENDED})"',
+        f'    make lab PYTHON="$(uv python find {recommended})"',
         "(no uv yet: `pipx install uv`, or `python3 -m pip install --user uv`; pyenv or your OS's",
-        f" python{RECOMMENDED} package work too). README › Python versions says why.",
+        f" python{recommended} package work too). README › Python versions says why.",
     ]
     return "\n".join(lines)
 

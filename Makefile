@@ -16,6 +16,11 @@ TOOLS := .venv-tools
 UV_VERSION := 0.13.8
 # The lock is resolved once for every tested Python, from the lowest (requires-python).
 LOCK_PYTHON := 3.10
+# `make lab ALLOW_UNTESTED_PYTHON=1`: a Python newer than 3.13 gets a warning, not a refusal
+# (README › Python versions); pip is then told to ignore requires-python for the lab itself.
+ALLOW_UNTESTED_PYTHON ?=
+UNTESTED := $(if $(ALLOW_UNTESTED_PYTHON),--allow-untested)
+IGNORE_RANGE := $(if $(ALLOW_UNTESTED_PYTHON),--ignore-requires-python)
 LATEST := .venv-latest
 LATEST_NOTEBOOK ?= 00_welcome
 
@@ -26,8 +31,8 @@ LATEST_NOTEBOOK ?= 00_welcome
 check-python:
 	@if [ "$(INSTALLER)" = uv ] && ! command -v $(UV) >/dev/null; then \
 	  echo "INSTALLER=uv needs uv on PATH (pipx install uv), or drop INSTALLER=uv to use pip" >&2; exit 1; fi
-	@if [ -x $(BIN)/python ]; then $(BIN)/python scripts/check_python.py --venv $(VENV); \
-	elif command -v $(PYTHON) >/dev/null; then $(PYTHON) scripts/check_python.py; \
+	@if [ -x $(BIN)/python ]; then $(BIN)/python scripts/check_python.py --venv $(VENV) $(UNTESTED); \
+	elif command -v $(PYTHON) >/dev/null; then $(PYTHON) scripts/check_python.py $(UNTESTED); \
 	else echo "no '$(PYTHON)' found: install Python 3.13 (or run make with PYTHON=/path/to/python3.13)" >&2; exit 1; fi
 
 $(BIN)/python: | check-python
@@ -47,7 +52,7 @@ ifeq ($(INSTALLER),uv)
 else
 	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
 	$(BIN)/python -m pip install $(PIP_FLAGS) --require-hashes -r $(LOCK)
-	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps -e .
+	$(BIN)/python -m pip install $(PIP_FLAGS) --no-deps $(IGNORE_RANGE) -e .
 endif
 	touch $(STAMP)
 

@@ -6,7 +6,11 @@ install it then rejects. The supported range is read from pyproject.toml's requi
 (the single source). Standard library only, and written to run on old Pythons too, so that
 even Python 3.6 gets this message instead of a syntax error (f-strings, nothing newer).
 
-    python3 scripts/check_python.py [--venv .venv]
+    python3 scripts/check_python.py [--venv .venv] [--allow-untested]
+
+--allow-untested (`make lab ALLOW_UNTESTED_PYTHON=1`) turns the refusal of a newer Python
+into a warning, for someone who cannot install a tested one; an older Python is always
+refused (the lab's code uses syntax and modules it lacks).
 """
 
 import re
@@ -43,17 +47,32 @@ def problem(version, low, stop, venv=None):
         lines.append(f"    rm -rf {venv}    # it was made with Python {found}")
     lines += [
         f'    make lab PYTHON="$(uv python find {recommended})"',
-        "(no uv yet: `pipx install uv`, or `python3 -m pip install --user uv`; pyenv or your OS's",
-        f" python{recommended} package work too). README › Python versions says why.",
+        "(no uv yet: `pipx install uv`, or `python3 -m pip install --user uv`; pyenv, your OS's",
+        f" python{recommended} package or the conda route work too). README › Python versions",
+        " says why, and how to go on anyway at your own risk.",
     ]
     return "\n".join(lines)
 
 
+def warning(version, low, stop):
+    """What `--allow-untested` prints instead of refusing a newer ``version``."""
+    recommended = f"{stop[0]}.{stop[1] - 1}"
+    return (
+        f"warning: untested Python {version[0]}.{version[1]} (the lab tests "
+        f"{low[0]}.{low[1]}–{recommended}); installing anyway because ALLOW_UNTESTED_PYTHON "
+        f"is set. If something fails, use {recommended}."
+    )
+
+
 def main(argv):
-    """Exit status 0 when this interpreter is tested, 1 (with the fix on stderr) when not."""
+    """Exit status 0 when this interpreter is tested (or allowed), 1 with the fix when not."""
     venv = argv[argv.index("--venv") + 1] if "--venv" in argv else None
     low, stop = supported_range(PYPROJECT.read_text(encoding="utf-8"))
-    message = problem(tuple(sys.version_info[:2]), low, stop, venv)
+    version = tuple(sys.version_info[:2])
+    message = problem(version, low, stop, venv)
+    if message and "--allow-untested" in argv and version >= stop:
+        sys.stderr.write(warning(version, low, stop) + "\n")
+        return 0
     if message:
         sys.stderr.write(message + "\n")
         return 1

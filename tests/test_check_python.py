@@ -52,3 +52,43 @@ def test_the_script_exits_0_on_this_tested_interpreter_and_prints_nothing() -> N
         [sys.executable, str(ROOT / "scripts/check_python.py")], capture_output=True, text=True
     )
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_allow_untested_turns_the_refusal_of_a_newer_python_into_a_warning() -> None:
+    text = check_python.warning((3, 15), *RANGE)
+    assert text.startswith("warning: untested Python 3.15 (the lab tests 3.10–3.13)")
+    assert text.endswith("If something fails, use 3.13.")
+
+
+def run_script(
+    pyproject_range: str, tmp_path: Path, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """check_python.py, copied beside a pyproject.toml whose range excludes this Python."""
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts/check_python.py").write_text(
+        (ROOT / "scripts/check_python.py").read_text()
+    )
+    (tmp_path / "pyproject.toml").write_text(f'requires-python = "{pyproject_range}"\n')
+    return subprocess.run(
+        [sys.executable, str(tmp_path / "scripts/check_python.py"), *args],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_script_refuses_a_python_newer_than_the_range(tmp_path: Path) -> None:
+    low = f">=3.{sys.version_info[1] - 1},<3.{sys.version_info[1]}"
+    done = run_script(low, tmp_path)
+    assert done.returncode == 1 and "is newer than the versions" in done.stderr
+
+
+def test_the_script_with_allow_untested_warns_and_goes_on(tmp_path: Path) -> None:
+    low = f">=3.{sys.version_info[1] - 1},<3.{sys.version_info[1]}"
+    done = run_script(low, tmp_path, "--allow-untested")
+    assert done.returncode == 0 and done.stderr.startswith("warning: untested Python")
+
+
+def test_allow_untested_never_lets_an_older_python_through(tmp_path: Path) -> None:
+    high = f">=3.{sys.version_info[1] + 1},<3.{sys.version_info[1] + 3}"
+    done = run_script(high, tmp_path, "--allow-untested")
+    assert done.returncode == 1 and "is older than the versions" in done.stderr

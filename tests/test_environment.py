@@ -127,3 +127,13 @@ def test_lock_has_hashes_for_every_pin() -> None:
     assert len(pins) == len(lock_tools.read_lock()) > 50
     unhashed = [b.splitlines()[0] for b in pins if "--hash=sha256:" not in b]
     assert not unhashed, f"pins without a hash: {unhashed}"
+
+
+def test_the_matrix_and_ci_test_every_supported_python() -> None:
+    matrix = re.search(
+        r'VERSIONS=\$\{VERSIONS:-"([^"]+)"\}', (ROOT / "scripts/test_matrix.sh").read_text()
+    )
+    assert matrix and matrix.group(1).split() == [dotted(v) for v in TESTED]
+    ci = re.search(r'VERSIONS="([^"]+)" make test-matrix', (ROOT / ".ci/run").read_text())
+    # CI's main run (`make test`) is on python3 (3.11); the matrix covers the others.
+    assert ci and sorted([*ci.group(1).split(), "3.11"]) == [dotted(v) for v in TESTED]

@@ -117,7 +117,7 @@ test-latest: check-python
 	$(LATEST)/bin/python -m pip install $(PIP_FLAGS) --upgrade -e '.[dev]'
 	@mkdir -p build && $(LATEST)/bin/python -m pip freeze --exclude-editable > build/latest.txt
 	@echo "--- newest releases compared with $(LOCK):"
-	@$(LATEST)/bin/python scripts/lock_tools.py diff $(LOCK) build/latest.txt
+	@$(LATEST)/bin/python scripts/lock_tools.py diff --here $(LOCK) build/latest.txt
 	$(LATEST)/bin/python -m pytest -p no:cacheprovider -m "not notebook and not browser" ; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; [ $$status -eq 0 ] || exit $$status; \
 	LAB_FAST=1 $(LATEST)/bin/python -m pytest -p no:cacheprovider -m notebook tests/test_notebooks.py -k $(LATEST_NOTEBOOK) ; status=$$?; \

@@ -3,6 +3,7 @@
 Standard library only: `make lock` runs it before and after the lab's venv is rebuilt.
 
     python scripts/lock_tools.py diff OLD NEW      # version changes, one package a line
+    python scripts/lock_tools.py diff --here LOCK FREEZE   # only pins for this interpreter
     python scripts/lock_tools.py environment       # environment.yml from the lock
 """
 
@@ -67,6 +68,16 @@ def read_lock(path: Path = LOCK) -> list[Pin]:
     return parse(path.read_text(encoding="utf-8"))
 
 
+def applying_here(pins: list[Pin]) -> list[Pin]:
+    """The pins whose marker holds for the running interpreter, markers dropped.
+
+    Needs ``packaging``, imported here only: the rest of this file is standard library.
+    """
+    from packaging.markers import Marker
+
+    return [Pin(p.name, p.version) for p in pins if not p.marker or Marker(p.marker).evaluate()]
+
+
 def _versions(pins: list[Pin]) -> dict[str, str]:
     grouped: dict[str, list[str]] = {}
     for pin in pins:
@@ -118,16 +129,20 @@ def main(argv: list[str] | None = None) -> int:
     show = commands.add_parser("diff", help="version changes between two lock files")
     show.add_argument("old", type=Path)
     show.add_argument("new", type=Path)
+    show.add_argument(
+        "--here", action="store_true", help="compare only pins for this interpreter (pip freeze)"
+    )
     env = commands.add_parser("environment", help="write environment.yml from the lock")
     env.add_argument("--lock", type=Path, default=LOCK)
     env.add_argument("--out", type=Path, default=ENVIRONMENT)
     args = parser.parse_args(argv)
     if args.command == "diff":
         old = read_lock(args.old) if args.old.exists() else []
-        changes = diff(old, read_lock(args.new))
-        print(
-            "\n".join(changes) if changes else "lock unchanged: every version is still the newest"
-        )
+        new = read_lock(args.new)
+        if args.here:
+            old, new = applying_here(old), applying_here(new)
+        changes = diff(old, new)
+        print("\n".join(changes) if changes else "no version differs")
         return 0
     args.out.write_text(environment_yml(read_lock(args.lock)), encoding="utf-8")
     print(f"wrote {args.out} from {args.lock}")

@@ -74,3 +74,18 @@ def test_main_environment_writes_the_file(tmp_path: Path) -> None:
     lock.write_text(LOCK)
     assert lock_tools.main(["environment", "--lock", str(lock), "--out", str(out)]) == 0
     assert out.read_text() == lock_tools.environment_yml(lock_tools.parse(LOCK))
+
+
+def test_diff_here_keeps_only_the_pins_for_this_interpreter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lock, freeze = tmp_path / "lock.txt", tmp_path / "freeze.txt"
+    lock.write_text(
+        "a==1 ; python_version < '3'\n"
+        "a==2 ; python_version >= '3'\n"
+        "b==1 ; sys_platform == 'no-such-platform'\n"
+        "c==1\n"
+    )
+    freeze.write_text("a==2\nc==2\n")
+    assert lock_tools.main(["diff", "--here", str(lock), str(freeze)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["  c 1 -> 2"]

@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["Check", "main", "run_checks"]
+__all__ = ["Check", "main", "python_policy", "run_checks"]
 
 SUPPORTED = ((3, 10), (3, 13))
 PACKAGES = [
@@ -45,14 +45,30 @@ class Check:
     fix: str = ""
 
 
-def _python() -> Check:
-    version = sys.version_info[:2]
-    ok = SUPPORTED[0] <= version <= SUPPORTED[1]
+def python_policy(version: tuple[int, int, int] | None = None) -> Check:
+    """The Python policy (README › Python versions) for ``version`` (default: this one).
+
+    3.10–3.13 are tested. `make lab` refuses any other before installing, so a ✗ here means
+    the lab was installed another way; the message says what to do. Lesson 00 prints
+    ``python_policy().found``.
+    """
+    major, minor, micro = version or tuple(sys.version_info[:3])
+    low, high = SUPPORTED
+    tested = f"{low[0]}.{low[1]}–{high[0]}.{high[1]}"
+    newest = f"{high[0]}.{high[1]}"
+    found = f"{major}.{minor}.{micro}"
+    if low <= (major, minor) <= high:
+        return Check("Python version", True, f"Python {found}, tested (the lab tests {tested})")
+    if (major, minor) > high:
+        seen = f"untested Python {found} (the lab tests {tested}); if something fails, use {newest}"
+    else:
+        seen = f"Python {found} is older than the lab supports ({tested})"
     return Check(
         "Python version",
-        ok,
-        sys.version.split()[0],
-        "install Python 3.10–3.13 (e.g. with pyenv) and run `make lab` again",
+        False,
+        seen,
+        f"uv python install {newest}, then in the lab's folder: rm -rf .venv && "
+        f'make lab PYTHON="$(uv python find {newest})" (README › Python versions)',
     )
 
 
@@ -232,7 +248,7 @@ def _proxy() -> Check:
 
 
 CHECKS: list[Callable[[], Check]] = [
-    _python,
+    python_policy,
     _packages,
     _fastapi_telemetry,
     _loopback,

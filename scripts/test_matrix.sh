@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Unit tests plus one notebook on every supported Python (3.10-3.13), each in its own venv
-# under .venv-matrix/. Interpreters come from pyenv if present, else python3.X on PATH.
+# under .venv-matrix/ installed from requirements/lock.txt. Interpreters come from pyenv if
+# present, else python3.X on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSIONS=${VERSIONS:-"3.10 3.11 3.12 3.13"}
@@ -19,11 +20,17 @@ for version in $VERSIONS; do
   fi
   venv=".venv-matrix/py$version"
   stamp="$venv/.installed-stamp"
+  if ! "$python" scripts/check_python.py; then
+    failed+=("$version (untested Python)")
+    continue
+  fi
   echo "=== Python $version ($python)"
   [ -x "$venv/bin/python" ] || "$python" -m venv "$venv"
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  # The same lock as `make setup` (hash-checked), then the lab itself editable without deps.
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements/lock.txt -nt "$stamp" ]; then
     "$venv/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
-    "$venv/bin/python" -m pip install --disable-pip-version-check -q -e '.[dev]'
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q --require-hashes -r requirements/lock.txt
+    "$venv/bin/python" -m pip install --disable-pip-version-check -q --no-deps -e .
     touch "$stamp"
   fi
   # The editable install points at this checkout; run from it so the same code is tested.

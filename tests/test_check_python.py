@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_scripts import load
+
+from tests.test_scripts import load
 
 ROOT = Path(__file__).parent.parent
 check_python = load("check_python")

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from packaging.markers import Marker
-from test_environment import lock_tools
+
+from tests.test_environment import lock_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCKED_VENVS = [ROOT / ".venv", *sorted((ROOT / ".venv-matrix").glob("py*"))]

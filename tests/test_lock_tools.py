@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_environment import lock_tools
+
+from tests.test_environment import lock_tools
 
 Pin = lock_tools.Pin
 

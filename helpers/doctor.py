@@ -83,7 +83,7 @@ def _packages() -> Check:
         "lab packages",
         not missing,
         ", ".join(found) if not missing else f"missing: {', '.join(missing)}",
-        "run `make lab` in the lab's folder (README › Quick start lists the pip, uv and conda routes)",
+        "run `make lab` in the lab's folder (README › Quick start: pip, uv and conda routes)",
     )
 
 

@@ -34,7 +34,7 @@ from matplotlib import colormaps
 from matplotlib.patches import Patch
 
 from helpers._bars import hbars
-from helpers._plots import FONT, LabFigure
+from helpers._plots import FONT, SMALL, WIDTH_IN, LabFigure
 from helpers._stats import peak_overlap
 
 __all__ = ["Mark", "StepLog", "loop_switches", "plot_steps"]
@@ -177,7 +177,7 @@ def plot_steps(
     for i, thread in enumerate(t for t in threads if t not in names):
         names[thread] = f"thread {i + 1}"
     rows = [*lanes, *(f"{names[t]} (thread)" for t in threads)]
-    fig = LabFigure(figsize=(13, 1.2 + 0.45 * len(rows)), layout="constrained")
+    fig = LabFigure(figsize=(WIDTH_IN, 1.4 + 0.45 * len(rows)), layout="constrained")
     ax = fig.subplots()
     for y, lane in enumerate(lanes):
         mine = seg[seg["lane"] == lane]
@@ -188,7 +188,7 @@ def plot_steps(
         if durations and len(mine):
             total = mine["end_ms"].max() - mine["start_ms"].min()
             ax.text(mine["end_ms"].max() + 2, y, f"{total:.0f} ms", va="center",
-                    fontsize=FONT - 2)  # fmt: skip
+                    fontsize=SMALL)  # fmt: skip
     for k, thread in enumerate(threads):
         y = len(lanes) + k
         on_thread = running[running["thread_id"] == thread]
@@ -201,7 +201,8 @@ def plot_steps(
     if threads:
         ax.axhline(len(lanes) - 0.5, color="gray", linewidth=0.8)
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels(rows, fontsize=FONT - 1)
+    ax.set_yticklabels(rows, fontsize=SMALL + 1)
+    ax.tick_params(axis="x", labelsize=SMALL)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlabel("time since the first mark (ms)", fontsize=FONT)
     ax.grid(axis="x", alpha=0.3)
@@ -210,5 +211,7 @@ def plot_steps(
         Patch(color="gray", label="running (holds the thread)"),
         Patch(color="gray", alpha=0.3, label="awaiting (thread free)"),
     ]
-    ax.legend(handles=handles, fontsize=FONT - 3, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    # Below the axis, not beside it: the time axis keeps the figure's whole width.
+    fig.legend(handles=handles, fontsize=SMALL, loc="outside lower right", ncols=2,
+               frameon=False)  # fmt: skip
     return fig

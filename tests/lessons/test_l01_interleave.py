@@ -88,3 +88,38 @@ def test_plot_steps_leaves_room_for_the_totals_right_of_the_bars() -> None:
     without = plot_steps(log).get_axes()[0].get_xlim()
     assert with_totals[1] >= 1.09 * last > without[1], (with_totals, without, last)
     assert with_totals[0] == without[0] == 0, "both start at the first mark"
+
+
+def test_plot_steps_fits_the_notebook_width_with_readable_text() -> None:
+    from helpers._plots import SMALL, WIDTH_IN
+    from tests.test_plots import effective_sizes
+
+    fig = plot_steps(_interleaved(lanes=4), title="turns", durations=True)
+    assert fig.get_figwidth() == WIDTH_IN
+    small = [(size, text) for size, text in effective_sizes(fig) if size < SMALL]
+    assert not small, f"text under {SMALL} pt as shown: {small}"
+
+
+def test_an_await_that_does_not_suspend_gives_no_turn() -> None:
+    async def ready() -> None:
+        return None
+
+    async def worker(log: StepLog, lane: str, suspend: bool) -> None:
+        for _ in range(3):
+            log.mark(lane, "run")
+            log.mark(lane, "await")
+            await (asyncio.sleep(0) if suspend else ready())
+        log.mark(lane, "return")
+
+    def turns(suspend: bool) -> dict[str, int]:
+        log = StepLog()
+
+        async def main() -> None:
+            await asyncio.gather(*(worker(log, f"r{i}", suspend) for i in range(3)))
+
+        asyncio.run(main())
+        return loop_switches(log)
+
+    assert turns(suspend=False)["switches"] == 2, "each lane ran to its end before the next"
+    assert turns(suspend=False)["in_flight"] == 1
+    assert turns(suspend=True)["switches"] > 2, "sleep(0) yields: the lanes take turns"

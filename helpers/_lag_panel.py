@@ -172,22 +172,26 @@ def draw_lag(ax: Axes, run: Run, top: float | None = None, font: float = 11) -> 
 
 
 def _explain_arrivals(ax: Axes, run: Run, stall: Stall, inside: int, font: float) -> None:
-    # The words go on the side away from the block and a line points at it, so they never
-    # cover what they explain.
-    end_ms = float(np.nanmax(run.requests["received"].to_numpy(dtype=float))) * 1000
-    right = stall.middle_ms < end_ms / 2
+    # A short mark on the block, and the sentence under the panel's axis label, where it
+    # covers no block however many stalls the panel holds.
+    ax.annotate(
+        f"{inside} arrivals", (stall.middle_ms, stall.lag_ms), xytext=(0, 2),
+        textcoords="offset points", ha="center", va="bottom", fontsize=font, color=NOTE_COLOR,
+    ).set_in_layout(False)  # fmt: skip
     # Only traced runs know when requests arrived, so the cost always includes the tracing.
     text = (
-        f"{inside} requests arrived in this {stall.lag_ms:.0f} ms stall: the loop starts "
-        f"them in one pass, {stall.lag_ms / inside:.1f} ms each with tracing"
+        f"Loop lag: {inside} requests arrived in the {stall.lag_ms:.0f} ms stall at "
+        f"{stall.start_ms:.0f} ms; the loop starts them in one pass, "
+        f"{stall.lag_ms / inside:.1f} ms each with tracing."
     )
+    # Wrap to the panel's width, assuming a character is about 0.55 em wide.
+    width_in = ax.get_position().width * ax.get_figure().get_figwidth()  # type: ignore[union-attr]
+    chars = max(24, int(width_in * 72 / (font * 0.55)))
     ax.annotate(
-        textwrap.fill(text, 54), (stall.end_ms if right else stall.start_ms, stall.lag_ms),
-        xytext=(0.98 if right else 0.02, 0.92), textcoords="axes fraction",
-        ha="right" if right else "left", va="top", fontsize=font, color=NOTE_COLOR,
-        arrowprops={"arrowstyle": "-", "color": "#888888", "linewidth": 0.8},
-        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1},
-    ).set_in_layout(False)  # fmt: skip
+        textwrap.fill(text, chars), (0, 0), xycoords=("axes fraction", ax.xaxis.label),
+        xytext=(0, -3), textcoords="offset points", ha="left", va="top", fontsize=font,
+        color=NOTE_COLOR,
+    )  # fmt: skip
 
 
 def lag_handles() -> list[Artist]:

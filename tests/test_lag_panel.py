@@ -7,8 +7,9 @@ import time
 
 import pandas as pd
 import pytest
+from matplotlib.text import Text
 
-from helpers import Server
+from helpers import Server, compare
 from helpers._lag_panel import (
     ARRIVALS_MIN,
     LAG_FLOOR_MS,
@@ -89,6 +90,25 @@ def test_a_stall_full_of_arrivals_is_explained() -> None:
     stall, inside = found
     assert (stall.start_ms, stall.end_ms, stall.lag_ms) == pytest.approx((10.0, 40.0, 30.0))
     assert inside == 28
+
+
+def test_the_arrivals_sentence_sits_under_the_panel_and_covers_no_block() -> None:
+    run = run_with(
+        [0.011 + i * 0.001 for i in range(28)],
+        [(0.0, 0.0), (0.040, 0.030), (0.2, 0.15), (0.3, 0.09), (0.4, 0.0)],
+    )
+    fig = compare(run, run, run, titles=["a", "b", "c"])
+    fig.draw_without_rendering()
+    renderer = fig._get_renderer()  # type: ignore[attr-defined]
+    notes = [t for t in fig.findobj(Text) if t.get_text().startswith("Loop lag: 28 requests")]
+    assert len(notes) == 3, "one sentence per lag panel that had the arrivals"
+    for note in notes:
+        box = note.get_window_extent(renderer)
+        assert box.x1 <= fig.bbox.x1 + 1 and box.y0 >= fig.bbox.y0 - 1, "inside the figure"
+        axes = note.axes
+        assert axes is not None and box.y1 <= axes.get_window_extent(renderer).y0, (
+            "below the lag panel's data area, never over a block"
+        )
 
 
 def test_a_long_freeze_with_arrivals_in_it_is_not_put_down_to_them() -> None:

@@ -31,7 +31,6 @@ SOLUTION_NAME = re.compile(r"solutions/(\d\d)_ex\d+\.py")
 # lesson from here once it adopts solution files; the test below fails if one is forgotten.
 INLINE_SOLUTIONS = {
     "01_event_loop",
-    "02_thread_pool",
     "03_blocking_the_loop",
     "04_cpu_bound",
     "05_calling_services",

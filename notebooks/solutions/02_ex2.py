@@ -18,8 +18,10 @@ with serve(isolated) as ex2_server:
     )
 ex2_p50 = ex2_health.summary()["latency_p50_s"] * 1000
 ex2_reports_s = ex2_reports.summary()["makespan_s"]
-print(f"/health_def: {ex2_p50:.0f} ms (section 4: {p50['/health_def']:.0f} ms) · "
-      f"50 reports on 30 tokens: {ex2_reports_s:.2f} s, ⌈50 / 30⌉ = 2 waves")
+print(
+    f"/health_def: {ex2_p50:.0f} ms (section 4: {p50['/health_def']:.0f} ms) · "
+    f"50 reports on 30 tokens: {ex2_reports_s:.2f} s, ⌈50 / 30⌉ = 2 waves"
+)
 assert ex2_p50 < p50["/health_def"] / 3, (
     f"with its own tokens free, /health_def should not wait for the reports: {ex2_p50:.0f} ms"
 )

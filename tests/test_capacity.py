@@ -77,20 +77,20 @@ def test_thread_rounds_are_the_waves_of_worker_handlers() -> None:
 
 
 def test_waves_follow_the_queue_on_a_small_pool() -> None:
-    server = serve(FastAPI(title="waves on 2 threads"), thread_limit=2)
+    app = FastAPI(title="waves on 2 threads")
+
+    @app.get("/even")
+    def even() -> dict[str, bool]:
+        time.sleep(0.2)
+        return {"ok": True}
+
+    @app.get("/uneven")
+    def uneven(i: int) -> dict[str, bool]:
+        time.sleep(0.1 + 0.05 * (i % 3))
+        return {"ok": True}
+
+    server = serve(app, thread_limit=2)
     try:
-        app = server.app
-
-        @app.get("/even")
-        def even() -> dict[str, bool]:
-            time.sleep(0.2)
-            return {"ok": True}
-
-        @app.get("/uneven")
-        def uneven(i: int) -> dict[str, bool]:
-            time.sleep(0.1 + 0.05 * (i % 3))
-            return {"ok": True}
-
         run = burst(server, "/even", n=6)
         assert wave_sizes(run) == [2, 2, 2], run.requests[["start", "end", "wait", "wave"]]
         assert run.summary()["waves"] == 3 and run.summary()["queued"] == 4

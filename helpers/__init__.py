@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from helpers.capacity import (
         per_request_cost,
         plot_latencies,
-        thread_rounds,
         wave_sizes,
     )
     from helpers.config import fast_mode, sized
@@ -62,7 +61,6 @@ _HOMES = {
     "sized": "helpers.config",
     "stop_all": "helpers.server",
     "summary_frame": "helpers.plots",
-    "thread_rounds": "helpers.capacity",
     "usable_cores": "helpers.cpu",
     "warm_process_pool": "helpers.cpu",
     "wave_sizes": "helpers.capacity",
@@ -93,7 +91,6 @@ __all__ = [
     "sized",
     "stop_all",
     "summary_frame",
-    "thread_rounds",
     "usable_cores",
     "warm_process_pool",
     "wave_sizes",

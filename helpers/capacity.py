@@ -17,7 +17,6 @@ from helpers.run import Run, request_waves
 __all__ = [
     "per_request_cost",
     "plot_latencies",
-    "thread_rounds",
     "wave_sizes",
 ]
 
@@ -53,18 +52,6 @@ def per_request_cost(runs: Sequence[Run], sleep_s: float) -> pd.DataFrame:
     names = [r.label or f"run {i}" for i, r in enumerate(runs)]
     frame: pd.DataFrame = pd.DataFrame(rows, index=names)
     return frame
-
-
-def thread_rounds(run: Run) -> list[int]:
-    """``wave_sizes`` of the handlers that ran on worker threads (``[40, 40, 20]`` for 100
-    equal ``def`` requests on 40 threads; ``[]`` for an ``async def`` burst).
-
-    The same waves as ``Run.summary()["waves"]`` and ``requests["wave"]``, under the name
-    lesson 02 uses for its rounds through the pool.
-    """
-    waves = request_waves(run.requests, run.thread_limit, run.spans)
-    on_worker = run.requests["on_loop"].eq(False).tolist()
-    return _sizes([wave for wave, flag in zip(waves, on_worker) if flag])
 
 
 def plot_latencies(*runs: Run, titles: Sequence[str] | None = None, title: str = "") -> LabFigure:

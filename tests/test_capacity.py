@@ -1,4 +1,4 @@
-"""capacity: cost per request, wave sizes and thread rounds, the latency figure."""
+"""capacity: cost per request, wave sizes, the latency figure."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from helpers import Server, serve
 from helpers.capacity import (
     per_request_cost,
     plot_latencies,
-    thread_rounds,
     wave_sizes,
 )
 from helpers.plots import NOTEBOOK_PX, SMALL
@@ -37,7 +36,7 @@ def test_wave_sizes_agree_with_the_summary() -> None:
     assert wave_sizes(run) == [2]
     assert len(wave_sizes(run)) == run.summary()["waves"]
     queued = make_run(second_asked=0.06)
-    assert wave_sizes(queued) == thread_rounds(queued) == [1, 1]
+    assert wave_sizes(queued) == [1, 1]
     assert len(wave_sizes(queued)) == queued.summary()["waves"]
 
 
@@ -68,12 +67,7 @@ def test_a_def_burst_splits_into_forty_forty_twenty(demo: Server) -> None:
     # 1 s handlers keep the rounds apart even if the 100 connections trickle in slowly
     run = burst(demo, "/sync_sleep", n=100, params={"seconds": 1.0})
     assert wave_sizes(run) == [40, 40, 20]
-    assert thread_rounds(run) == [40, 40, 20]
     assert run.summary()["rounds"] == 3
-
-
-def test_thread_rounds_are_the_waves_of_worker_handlers() -> None:
-    assert thread_rounds(make_run()) == [2]
 
 
 def test_waves_follow_the_queue_on_a_small_pool() -> None:
@@ -128,9 +122,8 @@ def test_waves_of_a_def_dependency_follow_its_spans_on_the_worker_threads() -> N
     assert s["worker_threads"] == 2
     assert wave_sizes(run) == [2, 2, 2], run.spans
     assert (s["waves"], s["queued"]) == (3, 4)
-    assert thread_rounds(run) == []  # the handlers themselves ran on the event loop
 
 
-def test_an_async_burst_has_no_thread_rounds(demo: Server) -> None:
+def test_an_async_burst_is_one_wave(demo: Server) -> None:
     run = burst(demo, "/async_sleep", n=10, params={"seconds": 0.05})
-    assert thread_rounds(run) == []
+    assert wave_sizes(run) == [10]  # nothing queued for a worker thread

@@ -1,4 +1,4 @@
-"""capacity: cost per request, throughput, wave sizes and the two figures."""
+"""capacity: cost per request, wave sizes, the latency figure."""
 
 from __future__ import annotations
 
@@ -10,15 +10,14 @@ from fastapi import Depends, FastAPI
 from opentelemetry import trace
 
 from helpers import Server, serve
+from helpers._plots import NOTEBOOK_PX, SMALL
 from helpers.lessons.l02_capacity import (
     per_request_cost,
     plot_latencies,
-    plot_wait_vs_run,
-    thread_rounds,
-    throughput,
     wave_sizes,
 )
 from tests.conftest import burst
+from tests.test_plots import effective_sizes
 from tests.test_run import make_run
 
 
@@ -32,57 +31,60 @@ def test_per_request_cost_divides_the_time_beyond_the_sleep() -> None:
         per_request_cost([make_run()], sleep_s=-1)
 
 
-def test_throughput_counts_handled_requests_over_the_handler_window() -> None:
-    # two successful handlers, from 0.05 s to 1.05 s
-    assert math.isclose(throughput(make_run()), 2.0)
-
-
 def test_wave_sizes_agree_with_the_summary() -> None:
     run = make_run()  # request 1 asked for the only thread after request 0 was done
     assert wave_sizes(run) == [2]
     assert len(wave_sizes(run)) == run.summary()["waves"]
     queued = make_run(second_asked=0.06)
-    assert wave_sizes(queued) == thread_rounds(queued) == [1, 1]
+    assert wave_sizes(queued) == [1, 1]
     assert len(wave_sizes(queued)) == queued.summary()["waves"]
 
 
-def test_figures_render() -> None:
+def test_latency_figure_fits_the_notebook_with_legible_text() -> None:
     run = make_run()
-    assert plot_wait_vs_run(run)._repr_png_().startswith(b"\x89PNG")
-    assert plot_latencies(run, run, titles=["a", "b"])._repr_png_().startswith(b"\x89PNG")
+    fig = plot_latencies(run, run, titles=["a", "b"], title="finding")
+    assert fig._repr_png_().startswith(b"\x89PNG")
+    assert fig.get_figwidth() * 100 <= NOTEBOOK_PX
+    sizes = effective_sizes(fig)
+    assert min(size for size, _ in sizes) >= SMALL, sizes
     with pytest.raises(ValueError, match="titles"):
         plot_latencies(run, titles=["a", "b"])
+    with pytest.raises(ValueError, match="at least one"):
+        plot_latencies()
+
+
+def test_median_labels_stay_inside_the_axes() -> None:
+    fig = plot_latencies(make_run(), make_run(second_asked=0.06), titles=["a", "b"])
+    ax = fig.get_axes()[0]
+    fig.draw_without_rendering()
+    box = ax.get_window_extent()
+    for text in ax.texts:
+        extent = text.get_window_extent()
+        assert box.x0 <= extent.x0 and extent.x1 <= box.x1, (text.get_text(), extent, box)
 
 
 def test_a_def_burst_splits_into_forty_forty_twenty(demo: Server) -> None:
     # 1 s handlers keep the rounds apart even if the 100 connections trickle in slowly
     run = burst(demo, "/sync_sleep", n=100, params={"seconds": 1.0})
     assert wave_sizes(run) == [40, 40, 20]
-    assert thread_rounds(run) == [40, 40, 20]
     assert run.summary()["rounds"] == 3
-    assert 0.5 * 40 / 1.0 < throughput(run) <= 1.1 * 40 / 1.0
-
-
-def test_thread_rounds_are_the_waves_of_worker_handlers() -> None:
-    assert thread_rounds(make_run()) == [2]
 
 
 def test_waves_follow_the_queue_on_a_small_pool() -> None:
-    server = serve(FastAPI(title="waves on 2 threads"), thread_limit=2)
+    app = FastAPI(title="waves on 2 threads")
+
+    @app.get("/even")
+    def even() -> dict[str, bool]:
+        time.sleep(0.2)
+        return {"ok": True}
+
+    @app.get("/uneven")
+    def uneven(i: int) -> dict[str, bool]:
+        time.sleep(0.1 + 0.05 * (i % 3))
+        return {"ok": True}
+
+    server = serve(app, thread_limit=2)
     try:
-        app = server.app
-        assert isinstance(app, FastAPI)
-
-        @app.get("/even")
-        def even() -> dict[str, bool]:
-            time.sleep(0.2)
-            return {"ok": True}
-
-        @app.get("/uneven")
-        def uneven(i: int) -> dict[str, bool]:
-            time.sleep(0.1 + 0.05 * (i % 3))
-            return {"ok": True}
-
         run = burst(server, "/even", n=6)
         assert wave_sizes(run) == [2, 2, 2], run.requests[["start", "end", "wait", "wave"]]
         assert run.summary()["waves"] == 3 and run.summary()["queued"] == 4
@@ -120,9 +122,8 @@ def test_waves_of_a_def_dependency_follow_its_spans_on_the_worker_threads() -> N
     assert s["worker_threads"] == 2
     assert wave_sizes(run) == [2, 2, 2], run.spans
     assert (s["waves"], s["queued"]) == (3, 4)
-    assert thread_rounds(run) == []  # the handlers themselves ran on the event loop
 
 
-def test_an_async_burst_has_no_thread_rounds(demo: Server) -> None:
+def test_an_async_burst_is_one_wave(demo: Server) -> None:
     run = burst(demo, "/async_sleep", n=10, params={"seconds": 0.05})
-    assert thread_rounds(run) == []
+    assert wave_sizes(run) == [10]  # nothing queued for a worker thread

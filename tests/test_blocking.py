@@ -102,8 +102,13 @@ def test_debug_mode_warnings_are_captured_and_the_handler_removed() -> None:
     assert frame["callback"].str.contains("run_asgi").all()
     assert len(polite_log) == 0
     stalls = loop_stalls(run, threshold_ms=50)
+    assert list(stalls.columns) == ["from_ms", "to_ms", "lag_ms", "running_on_loop"]
     assert len(stalls) >= 1
     assert stalls["running_on_loop"].str.contains("/blocking").all()
+    # Each row is the interval the lag panel draws: it ends when the late probe ran.
+    assert ((stalls["to_ms"] - stalls["from_ms"] - stalls["lag_ms"]).abs() <= 1).all()
+    # Three 0.1 s handlers back to back: the freezes cover most of their 300 ms.
+    assert stalls["lag_ms"].sum() >= 240
 
 
 def test_log_ignores_other_records() -> None:

@@ -32,7 +32,6 @@ SOLUTION_NAME = re.compile(r"solutions/(\d\d)_ex\d+\.py")
 INLINE_SOLUTIONS = {
     "01_event_loop",
     "02_thread_pool",
-    "03_blocking_the_loop",
     "04_cpu_bound",
     "05_calling_services",
     "06_databases",

@@ -1,3 +1,4 @@
+N_TO_THREAD = sized(30, 20)
 import math
 import os
 import sys

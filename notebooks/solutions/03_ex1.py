@@ -19,18 +19,28 @@ with serve(report_fixed) as report_fixed_server:
         fire(report_fixed_server, "/health", n=N_HEALTH, label="/health beside it"),
     )
 fr, fh = fixed_reports.summary(), fixed_health.summary()
-print(f"reports: {fr['peak_in_flight']} at once, {fr['makespan_s']:.2f} s (on the loop: {rp['makespan_s']:.2f} s); "
-      f"/health p95 {fh['latency_p95_s'] * 1000:.0f} ms")
-assert fr["peak_in_flight"] > 1, f"a def endpoint should overlap, saw {fr['peak_in_flight']} at once"
+print(
+    f"reports: {fr['peak_in_flight']} at once, {fr['makespan_s']:.2f} s (on the loop: {rp['makespan_s']:.2f} s); "
+    f"/health p95 {fh['latency_p95_s'] * 1000:.0f} ms"
+)
+assert fr["peak_in_flight"] > 1, (
+    f"a def endpoint should overlap, saw {fr['peak_in_flight']} at once"
+)
 assert frozen_ms(fixed_reports) < 0.2 * handlers_ms(fixed_reports), (
     f"on worker threads the reports should leave the loop free; it was frozen {frozen_ms(fixed_reports):.0f} ms "
-    f"of the reports' {handlers_ms(fixed_reports):.0f} ms")
+    f"of the reports' {handlers_ms(fixed_reports):.0f} ms"
+)
 assert fh["latency_p95_s"] < rp["makespan_s"], (
     f"/health should no longer wait for every report: p95 {fh['latency_p95_s']} s, the reports on the loop "
-    f"took {rp['makespan_s']} s")
+    f"took {rp['makespan_s']} s"
+)
 # /health still pays something: the query is CPU work, and the report threads, the loop and the
 # client share this machine's few cores. For the same reason the reports are not N_IO× faster.
-compare(fixed_reports, fixed_health, titles=[
-    f"sqlite3 in def: {fr['peak_in_flight']} reports at once, {fr['makespan_s'] * 1000:.0f} ms",
-    f"/health beside them: p95 {fh['latency_p95_s'] * 1000:.0f} ms",
-])
+compare(
+    fixed_reports,
+    fixed_health,
+    titles=[
+        f"sqlite3 in def: {fr['peak_in_flight']} reports at once, {fr['makespan_s'] * 1000:.0f} ms",
+        f"/health beside them: p95 {fh['latency_p95_s'] * 1000:.0f} ms",
+    ],
+)

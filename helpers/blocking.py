@@ -5,7 +5,8 @@
 - ``capture_slow_callbacks`` collects the "Executing … took … seconds" warnings that an
   event loop in debug mode logs (``asyncio/base_events.py``: ``BaseEventLoop._run_once``).
 - ``loop_stalls`` lists the intervals the lag probe saw the loop frozen (the blocks of the
-  lag panel), and which handlers were running on the loop then.
+  lag panel), and which handlers were running on the loop then; ``frozen_ms`` adds them up
+  and ``handler_ms`` adds up the time the handlers ran, so a check can compare the two.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ __all__ = [
     "SlowCallbackLog",
     "SlowQuery",
     "capture_slow_callbacks",
+    "frozen_ms",
+    "handler_ms",
     "loop_stalls",
     "make_slow_database",
 ]
@@ -225,3 +228,23 @@ def loop_stalls(run: Run, threshold_ms: float = 50.0) -> pd.DataFrame:
     columns = ["from_ms", "to_ms", "lag_ms", "running_on_loop"]
     table: pd.DataFrame = pd.DataFrame(rows, columns=columns)
     return table
+
+
+def frozen_ms(run: Run, threshold_ms: float = 50.0) -> float:
+    """How long the lag probe saw the loop frozen during ``run``, in **milliseconds**: the
+    ``lag_ms`` of every ``loop_stalls`` row (stalls of at least ``threshold_ms``), added up."""
+    return float(loop_stalls(run, threshold_ms)["lag_ms"].sum())
+
+
+def handler_ms(run: Run) -> float:
+    """How long the handlers of ``run`` ran, added up, in **milliseconds**.
+
+    Only the time up to the probe's last reading counts, so the result compares fairly with
+    ``frozen_ms``: a freeze still going on when the burst ended has no reading yet. A run
+    without probe readings (a server the lab did not start) counts every handler in full.
+    """
+    requests = run.requests.dropna(subset=["start", "end"])
+    ends = requests["end"]
+    if len(run.lag):
+        ends = ends.clip(upper=float(run.lag["t"].max()))
+    return float((ends - requests["start"]).clip(lower=0).sum() * 1000)

@@ -4,8 +4,9 @@
   about a given time, so the lesson blocks on real database work, not on a sleep.
 - ``capture_slow_callbacks`` collects the "Executing … took … seconds" warnings that an
   event loop in debug mode logs (``asyncio/base_events.py``: ``BaseEventLoop._run_once``).
-- ``loop_stalls`` lists the moments the lag probe saw the loop frozen, and which handlers
-  were running on the loop then.
+- ``loop_stalls`` lists the intervals the lag probe saw the loop frozen (the blocks of the
+  lag panel), and which handlers were running on the loop then; ``frozen_ms`` adds them up
+  and ``handler_ms`` adds up the time the handlers ran, so a check can compare the two.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ __all__ = [
     "SlowCallbackLog",
     "SlowQuery",
     "capture_slow_callbacks",
+    "frozen_ms",
+    "handler_ms",
     "loop_stalls",
     "make_slow_database",
 ]
@@ -198,9 +201,10 @@ def capture_slow_callbacks() -> Iterator[SlowCallbackLog]:
 def loop_stalls(run: Run, threshold_ms: float = 50.0) -> pd.DataFrame:
     """The lag-probe readings of ``run`` at or above ``threshold_ms`` **milliseconds**.
 
-    Columns: ``at_ms`` (when the late probe finally ran, ms from the burst start),
-    ``lag_ms`` (how late it was), and ``running_on_loop``: the handlers (``path #id``)
-    that ran on the event loop during the freeze, the usual suspects.
+    One row per freeze, as the lag panel draws it: ``from_ms`` (when the probe should have
+    woken) to ``to_ms`` (when it did run), both ms from the burst start, ``lag_ms`` (their
+    difference), and ``running_on_loop``: the handlers (``path #id``) that ran on the event
+    loop during the freeze, the usual suspects.
     """
     if not threshold_ms > 0:
         raise ValueError(f"threshold_ms must be > 0, got {threshold_ms}")
@@ -213,7 +217,34 @@ def loop_stalls(run: Run, threshold_ms: float = 50.0) -> pd.DataFrame:
         frozen_from = t - lag_ms / 1000
         culprits = on_loop[(on_loop["start"] < t) & (on_loop["end"] > frozen_from)]
         names = [f"{p} #{i}" for p, i in zip(culprits["path"], culprits["id"])]
-        rows.append({"at_ms": round(t * 1000), "lag_ms": round(lag_ms),
-                     "running_on_loop": ", ".join(names) or "—"})  # fmt: skip
-    table: pd.DataFrame = pd.DataFrame(rows, columns=["at_ms", "lag_ms", "running_on_loop"])
+        rows.append(
+            {
+                "from_ms": round(frozen_from * 1000),
+                "to_ms": round(t * 1000),
+                "lag_ms": round(lag_ms),
+                "running_on_loop": ", ".join(names) or "—",
+            }
+        )
+    columns = ["from_ms", "to_ms", "lag_ms", "running_on_loop"]
+    table: pd.DataFrame = pd.DataFrame(rows, columns=columns)
     return table
+
+
+def frozen_ms(run: Run, threshold_ms: float = 50.0) -> float:
+    """How long the lag probe saw the loop frozen during ``run``, in **milliseconds**: the
+    ``lag_ms`` of every ``loop_stalls`` row (stalls of at least ``threshold_ms``), added up."""
+    return float(loop_stalls(run, threshold_ms)["lag_ms"].sum())
+
+
+def handler_ms(run: Run) -> float:
+    """How long the handlers of ``run`` ran, added up, in **milliseconds**.
+
+    Only the time up to the probe's last reading counts, so the result compares fairly with
+    ``frozen_ms``: a freeze still going on when the burst ended has no reading yet. A run
+    without probe readings (a server the lab did not start) counts every handler in full.
+    """
+    requests = run.requests.dropna(subset=["start", "end"])
+    ends = requests["end"]
+    if len(run.lag):
+        ends = ends.clip(upper=float(run.lag["t"].max()))
+    return float((ends - requests["start"]).clip(lower=0).sum() * 1000)

@@ -8,7 +8,9 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
+import pandas as pd
 import pytest
 from fastapi import FastAPI
 
@@ -17,6 +19,8 @@ from helpers.lessons.l03_blocking import (
     REPORT_SQL,
     SlowCallbackLog,
     capture_slow_callbacks,
+    frozen_ms,
+    handler_ms,
     loop_stalls,
     make_slow_database,
 )
@@ -93,7 +97,7 @@ def test_debug_mode_warnings_are_captured_and_the_handler_removed() -> None:
         with capture_slow_callbacks() as blocking_log:
             run = burst(server, "/blocking", n=3)
         with capture_slow_callbacks() as polite_log:
-            burst(server, "/polite", n=3)
+            polite = burst(server, "/polite", n=3)
     assert logger.handlers == handlers_before
     assert len(blocking_log) == 3
     frame = blocking_log.frame()
@@ -102,8 +106,18 @@ def test_debug_mode_warnings_are_captured_and_the_handler_removed() -> None:
     assert frame["callback"].str.contains("run_asgi").all()
     assert len(polite_log) == 0
     stalls = loop_stalls(run, threshold_ms=50)
+    assert list(stalls.columns) == ["from_ms", "to_ms", "lag_ms", "running_on_loop"]
     assert len(stalls) >= 1
     assert stalls["running_on_loop"].str.contains("/blocking").all()
+    # Each row is the interval the lag panel draws: it ends when the late probe ran.
+    assert ((stalls["to_ms"] - stalls["from_ms"] - stalls["lag_ms"]).abs() <= 1).all()
+    # Three 0.1 s handlers back to back: the freezes cover most of their 300 ms.
+    assert frozen_ms(run) == stalls["lag_ms"].sum()
+    assert 190 <= handler_ms(run) < 1000  # at least two of the three handlers were watched
+    assert frozen_ms(run) >= 0.8 * handler_ms(run)
+    # Three overlapping 0.1 s sleeps: handlers ran ~300 ms in all, the loop stayed free.
+    assert 250 <= handler_ms(polite) < 1000
+    assert frozen_ms(polite) < 0.2 * handler_ms(polite)
 
 
 def test_log_ignores_other_records() -> None:
@@ -131,3 +145,12 @@ def test_loop_stalls_refuses_a_bad_threshold() -> None:
         run = burst(server, "/polite", n=1)
     with pytest.raises(ValueError, match="threshold_ms must be > 0"):
         loop_stalls(run, threshold_ms=0)
+
+
+def test_handler_ms_counts_up_to_the_last_probe_reading() -> None:
+    requests = pd.DataFrame({"start": [0.0, 0.1, 0.2, None], "end": [0.1, 0.2, 0.3, None]})
+    lag = pd.DataFrame({"t": [0.05, 0.25], "lag_ms": [0.0, 150.0]})
+    watched = SimpleNamespace(requests=requests, lag=lag)
+    assert handler_ms(watched) == pytest.approx(250.0)  # type: ignore[arg-type]
+    unwatched = SimpleNamespace(requests=requests, lag=lag.iloc[0:0])
+    assert handler_ms(unwatched) == pytest.approx(300.0)  # type: ignore[arg-type]

@@ -40,16 +40,22 @@ class Ticker:
         self.period = period
         self._tick = tick
         self._task: asyncio.Task[None] | None = None
-        self._first_due = 0.0
+        self._due = 0.0
 
     def start(self) -> None:
         """Start ticking on the running loop (call it from that loop)."""
-        self._first_due = time.perf_counter()
+        self._due = time.perf_counter()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        """Stop ticking; await it on the loop the ticker runs on."""
+        """Stop ticking; await it on the loop the ticker runs on.
+
+        A tick that is overdue is taken before stopping: when a burst ends on a freeze, this
+        call can run before the late tick does, and the freeze would go unrecorded."""
         if self._task is not None:
+            now = time.perf_counter()
+            if now > self._due:
+                self._tick(now, now - self._due)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -63,11 +69,10 @@ class Ticker:
         await self.stop()
 
     async def _run(self) -> None:
-        due = self._first_due
         while True:
             now = time.perf_counter()
-            self._tick(now, max(0.0, now - due))
-            due = time.perf_counter() + self.period
+            self._tick(now, max(0.0, now - self._due))
+            self._due = time.perf_counter() + self.period
             await asyncio.sleep(self.period)
 
 

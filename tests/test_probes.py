@@ -47,3 +47,32 @@ def test_ticker_ticks_every_period_and_reports_a_blocked_loop_as_late() -> None:
     assert sorted(lates)[len(lates) // 2] < 0.05  # most ticks on time, even on a busy machine
     with pytest.raises(ValueError, match="period must be > 0 seconds"):
         Ticker(0, lambda now, late: None)
+
+
+def test_a_freeze_at_the_very_end_is_recorded_by_stop() -> None:
+    """The burst ends on a freeze and stop() runs before the late tick could: stop() takes
+    the overdue reading itself, so the freeze is not lost."""
+    ticks: list[tuple[float, float]] = []
+
+    async def scenario() -> None:
+        ticker = Ticker(0.005, lambda now, late: ticks.append((now, late)))
+        ticker.start()
+        await asyncio.sleep(0.03)
+        time.sleep(0.2)  # ⚠ blocks the event loop — on purpose
+        await ticker.stop()  # no await before this: the ticker had no chance to wake
+
+    asyncio.run(scenario())
+    assert ticks[-1][1] >= 0.19, f"the last reading should show the 200 ms freeze: {ticks[-3:]}"
+
+
+def test_stop_between_ticks_adds_no_reading() -> None:
+    ticks: list[tuple[float, float]] = []
+
+    async def scenario() -> None:
+        ticker = Ticker(10.0, lambda now, late: ticks.append((now, late)))
+        ticker.start()
+        await asyncio.sleep(0.02)
+        await ticker.stop()
+
+    asyncio.run(scenario())
+    assert len(ticks) == 1, f"only the first tick was due: {ticks}"

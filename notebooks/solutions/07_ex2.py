@@ -14,7 +14,9 @@ async def typed_async(seconds: float = 0.1) -> Order:
 fixed_server = serve(fixed_models, thread_limit=LIMIT)
 fixed_run = await fire(fixed_server, "/typed", n=N_MODEL, label="async def + response model")
 fixed_gap = (fixed_run.requests["responded"] - fixed_run.requests["end"]) * 1000
-print(f"median responded − end: {fixed_gap.median():.1f} ms (section 2: {typed_gap.median():.0f} ms)")
+print(
+    f"median responded − end: {fixed_gap.median():.1f} ms (section 2: {typed_gap.median():.0f} ms)"
+)
 assert fixed_gap.median() < typed_gap.median() / 3, (
     f"validated on the loop, the response should leave soon after the work: "
     f"{fixed_gap.median():.0f} ms vs {typed_gap.median():.0f} ms with a second token"

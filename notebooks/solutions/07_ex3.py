@@ -15,13 +15,19 @@ _, health_fixed = await asyncio.gather(
     fire(bg_server, "/health", n=N_HEALTH, label="/health beside /report_fixed"),
 )
 hx = health_fixed.summary()
-print(f"/health p50: {hx['latency_p50_s'] * 1000:.0f} ms beside /report_fixed, "
-      f"{hb['latency_p50_s'] * 1000:.0f} ms beside /report; loop held {hx['max_lag_ms']:.0f} ms "
-      f"vs {hb['max_lag_ms']:.0f} ms")
+print(
+    f"/health p50: {hx['latency_p50_s'] * 1000:.0f} ms beside /report_fixed, "
+    f"{hb['latency_p50_s'] * 1000:.0f} ms beside /report; loop held {hx['max_lag_ms']:.0f} ms "
+    f"vs {hb['max_lag_ms']:.0f} ms"
+)
 assert hx["latency_p50_s"] < hb["latency_p50_s"] / 2, (
     "on a worker thread the report should no longer hold /health back"
 )
-compare(health_blocked, health_fixed, titles=[
-    f"async def task + time.sleep: /health p50 {hb['latency_p50_s'] * 1000:.0f} ms",
-    f"def task: /health p50 {hx['latency_p50_s'] * 1000:.0f} ms",
-])
+compare(
+    health_blocked,
+    health_fixed,
+    titles=[
+        f"async def task + time.sleep: /health p50 {hb['latency_p50_s'] * 1000:.0f} ms",
+        f"def task: /health p50 {hx['latency_p50_s'] * 1000:.0f} ms",
+    ],
+)

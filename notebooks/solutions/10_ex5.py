@@ -4,14 +4,16 @@ async def mixed(server):
         fire(server, "/orders/7", n=sized(10, 6), label="/orders"),
         fire(server, "/catalog", n=sized(60, 50), label="/catalog"),
         fire(server, "/quote/mug", n=sized(20, 12), concurrency=10, label="/quote"),
-        fire(server, "/health", n=10, label="/health"))
+        fire(server, "/health", n=10, label="/health"),
+    )
 
 
 names = ["/orders", "/catalog", "/quote", "/health"]
 with serve(build_shop("lesson 10: shop, all fixed")) as everything:
     before_mix, after_mix = await mixed(shipped), await mixed(everything)
 table = summary_frame(*before_mix, titles=names)[["latency_p95_s"]].rename(
-    columns={"latency_p95_s": "p95_shipped_s"})
+    columns={"latency_p95_s": "p95_shipped_s"}
+)
 table["p95_fixed_s"] = [run.summary()["latency_p95_s"] for run in after_mix]
 table["times_faster"] = (table["p95_shipped_s"] / table["p95_fixed_s"]).round(1)
 # /health, /catalog and /quote suffered from the bugs around them (a frozen loop, a full pool,
@@ -20,5 +22,6 @@ table["times_faster"] = (table["p95_shipped_s"] / table["p95_fixed_s"]).round(1)
 victims = table.loc[["/catalog", "/quote", "/health"]]
 assert (victims["times_faster"] > 1).all(), (
     "with all four fixes these routes should be faster; did you fix all four incidents? "
-    f"not faster:\n{victims[victims['times_faster'] <= 1]}")
+    f"not faster:\n{victims[victims['times_faster'] <= 1]}"
+)
 table

@@ -17,7 +17,15 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import collector_pause, fidelity, lag_probe, notebook_time, tracing_cost
+from benchmarks import (
+    collector_pause,
+    cpu_account_cost,
+    fidelity,
+    lab_vs_uvicorn,
+    lag_probe,
+    notebook_time,
+    tracing_cost,
+)
 from benchmarks.agenda import WORKSHOP
 from benchmarks.report import Result, Section, load_average, machine_info, render, write
 from helpers import stop_all
@@ -38,6 +46,18 @@ def _tracing(quick: bool) -> Section:
     if quick:
         return asyncio.run(tracing_cost.measure(rounds=1, seconds=1))
     return asyncio.run(tracing_cost.measure())
+
+
+def _lab_vs_uvicorn(quick: bool) -> Section:
+    if quick:
+        return asyncio.run(lab_vs_uvicorn.measure(rounds=1, seconds=1))
+    return asyncio.run(lab_vs_uvicorn.measure())
+
+
+def _cpu_account(quick: bool) -> Section:
+    if quick:
+        return asyncio.run(cpu_account_cost.measure(rounds=2, n=100, snapshots=200))
+    return asyncio.run(cpu_account_cost.measure())
 
 
 def _lag(quick: bool) -> Section:
@@ -63,6 +83,8 @@ def _notebooks(quick: bool) -> Section:
 BENCHMARKS: dict[str, Callable[[bool], Section]] = {
     "fidelity": _fidelity,
     "tracing": _tracing,
+    "uvicorn": _lab_vs_uvicorn,
+    "cpu-account": _cpu_account,
     "lag": _lag,
     "collector": _collector,
     "notebooks": _notebooks,

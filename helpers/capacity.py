@@ -5,15 +5,14 @@ Pure functions over ``Run`` objects; nothing is sent or served here.
 
 from __future__ import annotations
 
-import itertools
+from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 
 from helpers.plots import BUSY_COLOR, FONT, QUEUED_COLOR, LabFigure
-from helpers.run import Run
-from helpers.stats import percentile
+from helpers.run import Run, request_waves
 
 __all__ = [
     "per_request_cost",
@@ -59,17 +58,15 @@ def per_request_cost(runs: Sequence[Run], sleep_s: float) -> pd.DataFrame:
 
 
 def thread_rounds(run: Run) -> list[int]:
-    """How many requests were their worker thread's 1st, 2nd, 3rd … request.
+    """``wave_sizes`` of the handlers that ran on worker threads (``[40, 40, 20]`` for 100
+    equal ``def`` requests on 40 threads; ``[]`` for an ``async def`` burst).
 
-    With equal handlers on a full pool this is the size of each round through the pool —
-    ``[40, 40, 20]`` for 100 requests on 40 threads — and, unlike clustering start times,
-    it does not depend on how spread out the arrivals were. Handlers on the event loop are
-    not counted (an ``async def`` burst gives ``[]``).
+    The same waves as ``Run.summary()["waves"]`` and ``requests["wave"]``, under the name
+    lesson 02 uses for its rounds through the pool.
     """
-    on_worker = run.requests["on_loop"].eq(False)
-    r = run.requests[run.requests["start"].notna() & on_worker]
-    ranks = r.sort_values("start").groupby("thread").cumcount()
-    return [int(count) for count in ranks.value_counts().sort_index().tolist()]
+    waves = request_waves(run.requests, run.thread_limit, run.spans)
+    on_worker = run.requests["on_loop"].eq(False).tolist()
+    return _sizes([wave for wave, flag in zip(waves, on_worker) if flag])
 
 
 def throughput(run: Run) -> float:
@@ -88,7 +85,8 @@ def throughput(run: Run) -> float:
 
 
 def plot_wait_vs_run(run: Run, title: str | None = None) -> LabFigure:
-    """A stacked bar per request (in arrival order): queued for a worker thread, then
+    """A stacked bar per request (in arrival order): waiting for a worker thread (the queue
+    for a thread-limiter token plus the hand-off to the thread, ``requests["wait"]``), then
     running, both in **ms**."""
     r = run.requests[run.requests["start"].notna()].sort_values("arrived")
     wait_ms = r["wait"].fillna(0).to_numpy() * 1000
@@ -97,7 +95,7 @@ def plot_wait_vs_run(run: Run, title: str | None = None) -> LabFigure:
     fig = LabFigure(figsize=(13, 4.5), layout="constrained")
     ax = fig.subplots()
     ax.bar(x, wait_ms, width=1.0, color=QUEUED_COLOR, edgecolor="white", linewidth=0.3,
-           label="queued for a worker thread")  # fmt: skip
+           label="waiting for a worker thread (incl. hand-off)")  # fmt: skip
     ax.bar(x, run_ms, bottom=wait_ms, width=1.0, color=BUSY_COLOR, edgecolor="white",
            linewidth=0.3, label="running on a worker thread")  # fmt: skip
     ax.set_xlabel("request, in order of arrival at the server", fontsize=FONT)
@@ -140,21 +138,16 @@ def plot_latencies(*runs: Run, titles: Sequence[str] | None = None, title: str =
 
 
 def wave_sizes(run: Run) -> list[int]:
-    """How many handlers started in each wave, in order (e.g. ``[40, 40, 20]``).
+    """How many handlers ran in each wave, in order (e.g. ``[40, 40, 20]``).
 
-    Waves are split the way ``Run.summary()["waves"]`` counts them
-    (``helpers/stats.py: count_waves``): a start more than half the median handler
-    duration after the previous start opens a new wave. ``len(wave_sizes(run))`` equals
+    Waves as ``Run.summary()["waves"]`` counts them and ``requests["wave"]`` numbers them
+    (``helpers/run.py: request_waves``): a second wave starts when requests that queued for
+    a worker thread get one, as earlier handlers finish. ``len(wave_sizes(run))`` equals
     that count.
     """
-    r = run.requests[run.requests["start"].notna() & run.requests["end"].notna()]
-    starts = sorted(r["start"].tolist())
-    if not starts:
-        return []
-    gap = 0.5 * percentile((r["end"] - r["start"]).tolist(), 50)
-    sizes = [1]
-    for previous, current in itertools.pairwise(starts):
-        if current - previous > gap:
-            sizes.append(0)
-        sizes[-1] += 1
-    return sizes
+    return _sizes(request_waves(run.requests, run.thread_limit, run.spans))
+
+
+def _sizes(waves: Sequence[int] | pd.Series) -> list[int]:
+    counts = Counter(int(w) for w in waves if int(w) > 0)
+    return [counts[w] for w in range(1, max(counts, default=0) + 1)]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from helpers.collector import full_collections_deferred
+from helpers.probes import Ticker
 
 if TYPE_CHECKING:
     from helpers.run import Run
@@ -274,15 +275,8 @@ async def cpu_jobs(
         raise ValueError(f"need jobs ≥ 1 and limit ≥ 2, got jobs={jobs}, limit={limit}")
     loop = asyncio.get_running_loop()
     lags: list[float] = []
-    running = True
-
-    async def probe() -> None:
-        while running:
-            planned = loop.time() + 0.005
-            await asyncio.sleep(0.005)
-            lags.append(loop.time() - planned)
-
-    ticker = asyncio.ensure_future(probe())
+    ticker = Ticker(0.005, lambda now, late: lags.append(late))
+    ticker.start()
     await asyncio.sleep(0)  # let the probe arm its first timer
     started = time.perf_counter()
     if executor is None:
@@ -293,8 +287,7 @@ async def cpu_jobs(
         )
     took = time.perf_counter() - started
     await asyncio.sleep(0.01)  # one more reading, taken after the work
-    running = False
-    await ticker
+    await ticker.stop()
     label = how or ("inline on the loop" if executor is None else type(executor).__name__)
     return CpuRun(label, jobs, took, sum(cpu), sum(cpu) / took, max(lags, default=0.0) * 1000)
 

@@ -23,6 +23,7 @@ from sqlalchemy.pool import QueuePool
 
 from helpers.bars import hbars
 from helpers.plots import BUSY_COLOR, FONT, WAITING_COLOR, LabFigure
+from helpers.stats import open_over_time
 
 if TYPE_CHECKING:
     from helpers.run import Run
@@ -178,17 +179,10 @@ class PoolRecorder:
 
 
 def _count_over_time(table: pd.DataFrame, start: str, end: str) -> tuple[Any, Any]:
-    """Step function of how many ``[start, end)`` intervals are open: (times, counts)."""
-    ends = table[end].fillna(np.inf)
-    events = sorted(
-        [(t, 1) for t in table[start]] + [(t, -1) for t in ends if np.isfinite(t)],
-        key=lambda e: (e[0], e[1]),
-    )
-    times = [0.0]
-    counts = [0]
-    for t, step in events:
-        times.append(float(t))
-        counts.append(counts[-1] + step)
+    """Step function of how many ``[start, end)`` intervals are open: (times, counts); a
+    missing end (a connection still checked out) keeps its interval open."""
+    intervals = list(zip(table[start].astype(float), table[end].astype(float)))
+    times, counts = open_over_time(intervals, open_ended=True)
     return np.asarray(times), np.asarray(counts)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from helpers.plots import BUSY_COLOR, FONT, WAITING_COLOR, LabFigure
+from helpers.probes import Ticker
 
 __all__ = [
     "AIOSQLITE_THREAD",
@@ -84,25 +85,17 @@ async def watch_threads(period: float = 0.005) -> AsyncIterator[ThreadCounts]:
     The sampling task runs on the caller's event loop (the notebook's), which is a
     different loop from the server's, so it keeps reading while the server is busy.
     """
-    if not period > 0:
-        raise ValueError(f"period must be > 0 seconds, got {period!r}")
     counts = ThreadCounts()
     t0 = time.perf_counter()
 
-    async def sample() -> None:
-        while True:
-            now = thread_counts()
-            counts.t.append(time.perf_counter() - t0)
-            counts.aiosqlite.append(now["aiosqlite"])
-            counts.anyio.append(now["anyio"])
-            await asyncio.sleep(period)
+    def read(now: float, late: float) -> None:
+        alive = thread_counts()
+        counts.t.append(now - t0)
+        counts.aiosqlite.append(alive["aiosqlite"])
+        counts.anyio.append(alive["anyio"])
 
-    task = asyncio.get_running_loop().create_task(sample())
-    try:
+    async with Ticker(period, read):
         yield counts
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
 
 def plot_threads(counts: ThreadCounts, busy: pd.DataFrame, title: str) -> LabFigure:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from helpers.open_files import AcceptFailures, open_fds, out_of_files
 from helpers.plots import BUSY_COLOR, FONT, WAITING_COLOR, LabFigure
+from helpers.probes import Ticker
 
 __all__ = [
     "FanOutGauge",
@@ -166,25 +167,22 @@ async def watch(load: UpstreamLoad) -> AsyncIterator[FanOutGauge]:
         if fds is not None:
             gauge.peak_fds = max(gauge.peak_fds or 0, fds)
 
-    async def sample() -> None:
-        for i in range(10**9):  # bounded; cancelled when the block ends
-            began = time.perf_counter()
-            gauge.t.append(began - gauge.started)
-            gauge.calls.append(load.in_flight)
-            counting = i % COUNT_EVERY == 0
-            gauge.tasks.append(len(asyncio.all_tasks()) if counting else None)
-            if counting:
-                count_fds()
-            gauge.sampling_seconds += time.perf_counter() - began
-            await asyncio.sleep(SAMPLE_S)
+    def read(now: float, late: float) -> None:
+        gauge.t.append(now - gauge.started)
+        gauge.calls.append(load.in_flight)
+        counting = len(gauge.t) % COUNT_EVERY == 1  # the 1st, 6th, 11th … reading
+        gauge.tasks.append(len(asyncio.all_tasks()) if counting else None)
+        if counting:
+            count_fds()
+        gauge.sampling_seconds += time.perf_counter() - now
 
     asyncio_logger.addFilter(accept_failures)
-    sampler = asyncio.ensure_future(sample())
+    ticker = Ticker(SAMPLE_S, read)
+    ticker.start()
     try:
         yield gauge
     finally:
-        sampler.cancel()
-        await asyncio.gather(sampler, return_exceptions=True)
+        await ticker.stop()
         asyncio_logger.removeFilter(accept_failures)
         gauge.seconds = time.perf_counter() - gauge.started
         gauge.cpu_seconds = time.process_time() - cpu_started

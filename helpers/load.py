@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 
 from helpers.collector import full_collections_deferred
+from helpers.cpu_account import CpuWindow
 from helpers.probes import Samples
 from helpers.run import ClientRecord, Run, build_run
 from helpers.server import Server
@@ -186,6 +187,7 @@ async def fire(
         # The transport is called directly: AsyncClient.send adds ~0.07 ms per request and an
         # INFO log line per request, which would flood a kernel that logs at INFO.
         transport = OneShotTransport()
+        cpu = CpuWindow.open(target)
         t0 = time.perf_counter()
         try:
 
@@ -215,6 +217,7 @@ async def fire(
             await _run_all([one(i) for i in range(n)], progress)
             if records is not None:
                 await _settle(records, clients, timeout)
+            cpu.close()
         finally:
             await transport.aclose()
             samples = (
@@ -232,6 +235,7 @@ async def fire(
         loop_thread_id=target.loop_thread_id if target is not None else None,
         thread_limit=target.thread_limit if target is not None else None,
         label=label,
+        cpu=cpu,
     )
 
 

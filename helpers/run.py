@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from helpers.cpu_account import CPU_COLUMNS, CpuWindow
 from helpers.probes import Samples
-from helpers.stats import count_waves, peak_overlap, percentile
+from helpers.stats import peak_overlap, percentile, wave_numbers
 from helpers.tracing import RequestRecord, SpanRecord
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["ClientRecord", "Run", "build_run"]
+__all__ = ["ClientRecord", "Run", "build_run", "request_waves"]
 
 LOOP_LABEL = "event loop"
 REQUEST_COLUMNS = [
@@ -51,11 +52,20 @@ class Run:
       (from dependencies solved to the handler starting on a worker thread: queued for a
       thread-limiter token, plus the hand-off to the thread, which waits for the GIL too),
       ``thread`` (``event loop`` or ``worker N``),
-      ``on_loop``, ``status`` (HTTP status, missing on failure), ``error``, ``body``.
-    - ``spans``: every FastAPI span of the burst (dependencies, endpoint, serialization,
-      background tasks) with its thread.
+      ``on_loop``, ``status`` (HTTP status, missing on failure), ``error``, ``body``,
+      ``wave`` (1 for a request that got a worker thread at once or never needed one, 2 for
+      one that queued until a wave-1 request handed its thread over, …; 0 if it never ran;
+      ``request_waves``).
+      Timelines draw ``wait`` as the grey "waiting for a worker thread (incl. hand-off)"
+      segment: it is not only the queue, so a free pool still shows a sliver.
+    - ``spans``: every span of the burst (FastAPI's dependencies, endpoint, serialization,
+      background tasks, and the learner's own) with its thread.
     - ``lag``: loop-lag probe readings, ``t`` (s) and ``lag_ms``.
     - ``pool``: thread-pool gauge readings, ``t`` (s), ``busy`` and ``waiting``.
+    - ``cpu``: CPU time each thread of this process used during the burst
+      (``helpers/cpu_account.py``): ``role`` (``server loop``, ``worker``, ``client`` — the
+      kernel thread that ran ``fire`` —, ``other``, ``unattributed``), ``thread``,
+      ``cpu_ms`` and ``per_request_ms``; empty where the platform has no per-thread clock.
 
     ``t0`` is the burst start as a ``time.perf_counter()`` reading, so events a handler
     stamps with ``perf_counter()`` land on the run's clock as ``stamp - run.t0``.
@@ -72,8 +82,10 @@ class Run:
         traced: bool,
         label: str = "",
         t0: float = 0.0,
+        cpu: pd.DataFrame | None = None,
     ) -> None:
         self.t0 = t0
+        self.cpu = cpu if cpu is not None else pd.DataFrame(columns=CPU_COLUMNS)
         self.requests = requests
         self.spans = spans
         self.lag = lag
@@ -96,23 +108,39 @@ class Run:
         for 5xx), ``failed`` (no answer: timeout or connection error), ``makespan_s``
         (first send → last receive),
         ``latency_p50_s``/``latency_p95_s``/``latency_max_s`` (client-side),
-        ``worker_threads`` (distinct worker threads that ran handlers, 0 for pure async),
-        ``peak_busy``/``peak_waiting`` (thread-pool gauge), ``peak_in_flight`` (most
-        handlers running at once), ``max_lag_ms``, ``waves`` (clusters of handler starts),
-        ``rounds`` (most handlers one worker thread ran: 3 for 100 equal ``def`` requests on
-        40 threads, whatever the arrival spread; 0 for pure async),
+        ``worker_threads`` (distinct threads other than the event loop that ran any span of
+        the burst — an endpoint, a learner's span in a ``def`` dependency … —, as in
+        ``spans``, or, if more, the server's worker threads that used CPU in ``cpu``: a
+        ``def`` dependency runs on one without a span of its own; 0 for pure async),
+        ``peak_busy``/``peak_waiting`` (thread-pool gauge),
+        ``peak_in_flight`` (most handlers running at once), ``max_lag_ms``,
+        ``waves`` (how many waves the handlers ran in: a second wave starts when requests
+        that queued for a worker thread get one, as ``requests["wave"]``; 1 when nothing
+        queued), ``queued`` (handlers in wave 2 or later),
+        ``rounds`` (the most handlers one worker thread ran; 0 for pure async),
         ``thread_limit`` (``None`` for a server the lab did not start),
         ``client_overhead_p50_ms`` (median time a request spent outside
-        the app: client, TCP and uvicorn).
+        the app: client, TCP and uvicorn), ``wait_p50_ms`` (median ``wait`` of handlers on
+        worker threads: waiting for a worker thread, incl. the hand-off),
+        ``loop_cpu_ms_per_request``/``workers_cpu_ms_per_request``/
+        ``client_cpu_ms_per_request`` (CPU time of the server's loop thread, of its worker
+        threads, and of the thread that ran ``fire``, per request, from ``cpu``; NaN where
+        per-thread clocks are unavailable).
         """
         r = self.requests
         ok = r[r["status"].notna()]
         latency = (ok["received"] - ok["sent"]).tolist()
         handled = r[r["start"].notna() & r["end"].notna()]
-        on_workers = handled.loc[~handled["on_loop"].astype(bool), "thread"]
-        workers = on_workers.nunique()
+        on_worker = ~handled["on_loop"].astype(bool)
+        on_workers = handled.loc[on_worker, "thread"]
+        span_threads = self.spans.loc[~self.spans["on_loop"].astype(bool), "thread"]
+        # A def dependency of an async endpoint runs on worker threads without a span of its
+        # own; the CPU account still sees those threads work.
+        cpu_workers = int(self.cpu["role"].eq("worker").sum()) if len(self.cpu) else 0
+        workers = max(len(set(on_workers.dropna()) | set(span_threads.dropna())), cpu_workers)
         rounds = int(on_workers.value_counts().max()) if len(on_workers) else 0
         overhead = ((ok["received"] - ok["sent"]) - (ok["responded"] - ok["arrived"])).tolist()
+        waves = request_waves(r, self.thread_limit, self.spans)
         return {
             "n": len(r),
             "ok": len(ok),
@@ -126,13 +154,25 @@ class Run:
             "peak_waiting": int(self.pool["waiting"].max()) if len(self.pool) else 0,
             "peak_in_flight": peak_overlap(list(zip(handled["start"], handled["end"]))),
             "max_lag_ms": _round(float(self.lag["lag_ms"].max()) if len(self.lag) else 0, 1),
-            "waves": count_waves(
-                handled["start"].tolist(), (handled["end"] - handled["start"]).tolist()
-            ),
+            "waves": max(waves, default=0),
+            "queued": sum(wave >= 2 for wave in waves),
             "rounds": rounds,
             "thread_limit": self.thread_limit,
             "client_overhead_p50_ms": _round(percentile(overhead, 50) * 1000, 2),
+            "wait_p50_ms": _round(
+                percentile(handled.loc[on_worker, "wait"].tolist(), 50) * 1000, 2
+            ),
+            **self._cpu_per_request(),
         }
+
+    def _cpu_per_request(self) -> dict[str, float]:
+        by_role = {"server loop": "loop", "worker": "workers", "client": "client"}
+        out = {f"{key}_cpu_ms_per_request": math.nan for key in by_role.values()}
+        if len(self.cpu):
+            sums = self.cpu.groupby("role")["per_request_ms"].sum()
+            for role, key in by_role.items():
+                out[f"{key}_cpu_ms_per_request"] = _round(float(sums.get(role, 0.0)), 3)
+        return out
 
     def plot(self, title: str | None = None) -> Figure:
         """Timeline, loop lag and thread-pool panels on one shared time axis (ms)."""
@@ -145,6 +185,46 @@ class Run:
         from helpers.trace_export import write_trace
 
         return write_trace(self, path)
+
+
+def request_waves(
+    requests: pd.DataFrame, thread_limit: int | None, spans: pd.DataFrame | None = None
+) -> list[int]:
+    """The wave of each request (``helpers/stats.py: wave_numbers``), in row order.
+
+    A request's turn on the thread pool is its first stretch of work on a worker thread:
+    its handler, if the handler ran on one (it asked for the thread when its dependencies
+    were solved, ``start - wait``), or else the first ``spans`` row off the loop — e.g. the
+    learner's own span in a ``def`` dependency of an ``async def`` endpoint (asked, at the
+    latest, when the request reached the app). Those turns share ``thread_limit`` threads.
+    A request that never used a worker thread never queued for one: wave 1. 0 for a request
+    whose handler did not run and that did no work on a worker thread.
+    """
+    r = requests
+    ran = r["start"].notna() & r["end"].notna()
+    waves = [1 if did_run else 0 for did_run in ran.tolist()]
+    turns: dict[int, tuple[float, float, float]] = {}  # row → (start, end, asked)
+    starts, ends = r["start"].astype(float).tolist(), r["end"].astype(float).tolist()
+    waits, arrived = r["wait"].astype(float).tolist(), r["arrived"].astype(float).tolist()
+    for row, flag in enumerate((ran & r["on_loop"].eq(False)).tolist()):
+        if flag:  # NaN wait → unknown ask
+            turns[row] = (starts[row], ends[row], starts[row] - waits[row])
+    if spans is not None and len(spans):
+        off = spans[spans["on_loop"].eq(False) & spans["start"].notna() & spans["end"].notna()]
+        first: dict[Any, tuple[float, float]] = {}
+        for request_id, start, end in zip(off["id"], off["start"], off["end"]):
+            if request_id not in first or start < first[request_id][0]:
+                first[request_id] = (float(start), float(end))
+        for row, request_id in enumerate(r["id"].tolist()):
+            if request_id in first and (row not in turns or first[request_id][0] < turns[row][0]):
+                turns[row] = (*first[request_id], arrived[row])
+    if turns:
+        rows = sorted(turns)
+        numbers = wave_numbers([turns[i][0] for i in rows], [turns[i][1] for i in rows],
+                               [turns[i][2] for i in rows], thread_limit)  # fmt: skip
+        for row, number in zip(rows, numbers):
+            waves[row] = number
+    return waves
 
 
 def _round(value: float, digits: int = 4) -> float:
@@ -160,8 +240,10 @@ def build_run(
     loop_thread_id: int | None,
     thread_limit: int | None,
     label: str = "",
+    cpu: CpuWindow | None = None,
 ) -> Run:
-    """Join client and server records (by position: both follow the request order)."""
+    """Join client and server records (by position: both follow the request order);
+    ``cpu`` is the CPU window ``fire`` opened and closed around the burst."""
     thread_names: dict[int, str] = {}
     if servers is not None:
         _name_threads(servers, loop_thread_id, thread_names)
@@ -188,6 +270,7 @@ def build_run(
     requests = pd.DataFrame(rows, columns=REQUEST_COLUMNS)
     requests["status"] = requests["status"].astype("Int64")
     spans = pd.DataFrame(span_rows, columns=SPAN_COLUMNS)
+    requests["wave"] = request_waves(requests, thread_limit, spans)
     # Readings taken before the first request was sent belong to no burst.
     complete = min(len(samples.t), len(samples.lag), len(samples.busy), len(samples.waiting))
     keep = [i for i in range(complete) if samples.t[i] >= t0]
@@ -197,9 +280,16 @@ def build_run(
         {"t": times, "busy": [samples.busy[i] for i in keep],
          "waiting": [samples.waiting[i] for i in keep]}
     )  # fmt: skip
+    worker_idents = {
+        span.thread_id
+        for record in servers or []
+        for span in record.spans
+        if span.thread_id != loop_thread_id
+    }
+    cpu_table = cpu.table(len(clients), worker_idents, thread_names) if cpu is not None else None
     return Run(
         requests, spans, lag, pool, thread_limit=thread_limit, traced=servers is not None,
-        label=label, t0=t0,
+        label=label, t0=t0, cpu=cpu_table,
     )  # fmt: skip
 
 

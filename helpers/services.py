@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from helpers.bars import hbars
 from helpers.plots import BUSY_COLOR, FONT, LabFigure
 from helpers.server import Server
+from helpers.stats import peak_overlap
 
 __all__ = [
     "BurstCost",
@@ -99,15 +100,7 @@ class ConnectionLog:
 
     def peak_concurrent(self) -> int:
         """Most requests the upstream was handling at the same instant."""
-        events = sorted(
-            [(v.start, 1) for v in self.visits] + [(v.end, -1) for v in self.visits],
-            key=lambda event: (event[0], event[1]),
-        )
-        peak = current = 0
-        for _, step in events:
-            current += step
-            peak = max(peak, current)
-        return peak
+        return peak_overlap([(v.start, v.end) for v in self.visits])
 
     def __len__(self) -> int:
         return len(self.visits)

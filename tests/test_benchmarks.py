@@ -186,3 +186,22 @@ def test_collector_benchmark_measures_shipped_and_unguarded_side_by_side() -> No
     assert automatic.status in ("pass", "miss")
     assert load.full_collections_deferred is guard, "the benchmark puts the guard back"
     assert gc.get_threshold() == thresholds
+
+
+def test_plain_uvicorn_serves_on_loopback_and_stops() -> None:
+    from benchmarks.lab_vs_uvicorn import PlainUvicorn
+
+    plain = PlainUvicorn(tiny_app())
+    try:
+        status, body = asyncio.run(raw_get_once(plain.port))
+        assert status == 200 and b"world" in body
+    finally:
+        plain.stop()
+    assert not plain._thread.is_alive()
+
+
+async def raw_get_once(port: int) -> tuple[int, bytes]:
+    from benchmarks.rawclient import raw_get
+
+    exchange = await raw_get("127.0.0.1", port, "/hello")
+    return exchange.status, exchange.body

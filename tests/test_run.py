@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+
 from helpers.probes import Samples
 from helpers.run import ClientRecord, build_run
 from helpers.tracing import RequestRecord, SpanRecord
@@ -11,17 +13,25 @@ from helpers.tracing import RequestRecord, SpanRecord
 LOOP = 1
 
 
-def server_record(trace_id: int, start: float, end: float, thread: int) -> RequestRecord:
-    record = RequestRecord(trace_id, arrived=start - 0.01, done=end + 0.01)
+def server_record(
+    trace_id: int, start: float, end: float, thread: int, asked: float | None = None
+) -> RequestRecord:
+    """``asked``: when the dependencies were solved and the handler asked for a thread
+    (5 ms before ``start`` by default)."""
+    solved = start - 0.005 if asked is None else asked
+    record = RequestRecord(trace_id, arrived=solved - 0.005, done=end + 0.01)
     record.spans = [
-        SpanRecord("GET /x", 1, None, True, start - 0.009, LOOP, end + 0.005),
-        SpanRecord("fastapi.dependencies", 2, 1, False, start - 0.008, LOOP, start - 0.005),
+        SpanRecord("GET /x", 1, None, True, solved - 0.004, LOOP, end + 0.005),
+        SpanRecord("fastapi.dependencies", 2, 1, False, solved - 0.003, LOOP, solved),
         SpanRecord("fastapi.endpoint", 3, 1, False, start, thread, end),
     ]
     return record
 
 
-def make_run():  # type: ignore[no-untyped-def]
+def make_run(second_asked: float | None = None):  # type: ignore[no-untyped-def]
+    """Three requests on a server with 1 thread: 0 runs 0.05–0.55 s, 1 runs 0.56–1.05 s
+    (asking for its thread 5 ms before, or at ``second_asked`` s after the burst start),
+    2 times out."""
     clients = [
         ClientRecord(0, "/x", 10.0, 10.6, 200, None, "{}"),
         ClientRecord(1, "/x", 10.0, 11.1, 200, None, "{}"),
@@ -29,7 +39,9 @@ def make_run():  # type: ignore[no-untyped-def]
     ]
     servers = [
         server_record(1, 10.05, 10.55, thread=77),
-        server_record(2, 10.56, 11.05, thread=88),
+        server_record(
+            2, 10.56, 11.05, thread=88, asked=None if second_asked is None else 10.0 + second_asked
+        ),
         RequestRecord(3),
     ]
     samples = Samples(t=[10.0, 10.3, 10.7], lag=[0.0, 0.002, 0.001], busy=[1, 1, 1],
@@ -69,7 +81,8 @@ def test_summary_keys_and_values() -> None:
     assert (s["n"], s["ok"], s["failed"]) == (3, 2, 1)
     assert s["worker_threads"] == 2
     assert s["peak_in_flight"] == 1
-    assert s["waves"] == 2
+    assert s["waves"] == 1  # request 1 asked for a thread after request 0 had finished
+    assert s["queued"] == 0
     assert s["peak_waiting"] == 1
     assert s["max_lag_ms"] == 2.0
     assert math.isclose(s["makespan_s"], 1.1)
@@ -91,3 +104,42 @@ def test_untraced_run_has_client_columns_only() -> None:
 
 def test_run_keeps_its_burst_start_on_the_perf_counter_clock() -> None:
     assert make_run().t0 == 10.0
+
+
+def test_a_request_that_queued_for_the_thread_is_the_second_wave() -> None:
+    run = make_run(second_asked=0.06)  # asked while request 0 held the only thread
+    assert run.requests["wave"].tolist() == [1, 2, 0]
+    s = run.summary()
+    assert (s["waves"], s["queued"]) == (2, 1)
+    assert math.isclose(s["wait_p50_ms"], (0.5 + 0.005) / 2 * 1000, rel_tol=1e-6)
+
+
+def test_worker_threads_count_every_span_off_the_loop() -> None:
+    # an async def endpoint whose def dependency opened a span of its own on a worker
+    record = RequestRecord(1, arrived=10.0, done=10.2)
+    record.spans = [
+        SpanRecord("GET /x", 1, None, True, 10.0, LOOP, 10.2),
+        SpanRecord("fastapi.dependencies", 2, 1, False, 10.01, LOOP, 10.1),
+        SpanRecord("load user", 3, 2, False, 10.02, 55, 10.09),
+        SpanRecord("fastapi.endpoint", 4, 1, False, 10.11, LOOP, 10.12),
+    ]
+    clients = [ClientRecord(0, "/x", 10.0, 10.3, 200, None, "{}")]
+    run = build_run(clients, [record], Samples(), t0=10.0, loop_thread_id=LOOP, thread_limit=40)
+    assert run.spans.loc[run.spans["name"] == "load user", "thread"].tolist() == ["worker 1"]
+    s = run.summary()
+    assert s["worker_threads"] == 1
+    assert s["waves"] == 1 and s["rounds"] == 0  # the handler itself ran on the loop
+
+
+def test_summary_reports_cpu_per_request_by_role_and_nan_without_an_account() -> None:
+    s = make_run().summary()
+    assert math.isnan(s["loop_cpu_ms_per_request"])
+    run = make_run()
+    run.cpu = pd.DataFrame(
+        {"role": ["server loop", "worker", "worker", "client", "unattributed"],
+         "thread": ["lab-server", "worker 1", "worker 2", "MainThread", "ended"],
+         "cpu_ms": [6.0, 1.5, 1.5, 3.0, 0.3], "per_request_ms": [2.0, 0.5, 0.5, 1.0, 0.1]}
+    )  # fmt: skip
+    s = run.summary()
+    assert (s["loop_cpu_ms_per_request"], s["workers_cpu_ms_per_request"],
+            s["client_cpu_ms_per_request"]) == (2.0, 1.0, 1.0)  # fmt: skip

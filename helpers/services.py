@@ -183,7 +183,8 @@ def _package(filename: str, function: str) -> str:
     if "importlib" in filename:
         return "import system (finding modules)"
     if filename == "~":  # a built-in: name the method, e.g. the socket calls
-        return "built-in " + function.strip("<>").replace("method ", "").split(" of ")[0]
+        name = function.strip("<>").removeprefix("built-in ").removeprefix("method ")
+        return "built-in " + name.split(" of ")[0]
     if "/asyncio/" in filename:
         return "asyncio"
     return filename.rsplit("/", 1)[-1]

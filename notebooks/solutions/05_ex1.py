@@ -1,3 +1,4 @@
+N_EX1 = sized(40, 25)
 # requests.get opens a new Session, and so a new connection, for every call
 # (requests/api.py: request); the shared httpx.Client keeps up to 20 idle connections between
 # bursts, so its second burst reuses some of them.

@@ -1,3 +1,4 @@
+N_EX2 = sized(100, 45)
 # One wave needs as many tokens as calls: with N_EX2 tokens no call queues for a thread.
 api_server.call_soon(set_tokens(N_EX2))
 ex2_def = (await fire(api_server, "/requests_def", n=N_EX2, params={"seconds": 0.2})).summary()

@@ -173,7 +173,8 @@ def plot_connections(log: ConnectionLog, title: str, max_lanes: int = 60) -> Lab
     ax.tick_params(labelsize=SMALL)
     ax.set_title(textwrap.fill(title, 110), fontsize=FONT, loc="left")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=SMALL, loc="lower right")
+    # below the panel, so it never hides a lane
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=SMALL)
     return fig
 
 

@@ -1,42 +1,40 @@
-"""Tools for lesson 05: watch an upstream service's TCP connections, and size thread waves.
+"""Tools for lesson 05: watch an upstream service's TCP connections, and profile a client.
 
 - ``RecordConnections`` is a tiny ASGI middleware for the *upstream* app. For every HTTP
   request it keeps the client's port number (``scope["client"]``) and when the request
   started and ended. Each TCP connection has its own client port, so distinct ports are
   distinct connections, and one port seen many times is a kept-alive connection reused.
 - ``ConnectionLog`` holds those visits and turns them into a table and a figure.
-- ``set_thread_limit`` changes a running server's worker-thread tokens, and
-  ``predicted_waves`` / ``plot_ratio_sweep`` compare measured slowdowns with the number of
-  thread-pool waves that Little's law predicts.
+- ``plot_connections`` draws those visits, one lane per connection.
+- ``profile_by_package`` sums a ``cProfile`` run by the package each function lives in, to
+  say where a client's CPU went.
+- ``set_thread_limit`` changes a running server's worker-thread tokens (lesson 11 uses it;
+  lesson 05 writes the same one line in its notebook).
 """
 
 from __future__ import annotations
 
-import asyncio
-import math
+import pstats
+import textwrap
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import anyio.to_thread
-import httpx
-import numpy as np
 import pandas as pd
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from helpers._bars import hbars
-from helpers._plots import BUSY_COLOR, FONT, LabFigure
+from helpers._plots import BUSY_COLOR, FONT, SMALL, WIDTH_IN, LabFigure
 from helpers._server import Server
 from helpers._stats import peak_overlap
 
 __all__ = [
-    "BurstCost",
     "ConnectionLog",
     "RecordConnections",
     "Visit",
-    "client_burst",
     "plot_connections",
-    "plot_sweep",
-    "predicted_waves",
+    "profile_by_package",
     "set_thread_limit",
 ]
 
@@ -150,18 +148,11 @@ def set_thread_limit(server: Server, tokens: int) -> int:
     return previous
 
 
-def predicted_waves(n: int, slots: int) -> int:
-    """How many rounds ``n`` equal jobs need on ``slots`` parallel slots: ⌈n / slots⌉."""
-    if n < 0 or slots < 1:
-        raise ValueError(f"need n ≥ 0 and slots ≥ 1, got n={n}, slots={slots}")
-    return math.ceil(n / slots)
-
-
 def plot_connections(log: ConnectionLog, title: str, max_lanes: int = 60) -> LabFigure:
     """One lane per upstream TCP connection, a bar per request it carried (time in **ms**
     since ``log.clear()``); requests on a reused connection are drawn darker."""
     table = log.frame()
-    fig = LabFigure(figsize=(13, 4.5), layout="constrained")
+    fig = LabFigure(figsize=(WIDTH_IN, 4.8), layout="constrained")
     ax = fig.subplots()
     shown = table[table["connection"] <= max_lanes]
     for reused, color, label in ((False, "#9ecae1", "first request on a new connection"),
@@ -175,81 +166,60 @@ def plot_connections(log: ConnectionLog, title: str, max_lanes: int = 60) -> Lab
     lanes = int(table["connection"].max()) if len(table) else 0
     if lanes > max_lanes:
         ax.text(0.99, 0.02, f"{lanes - max_lanes} more connections not drawn", ha="right",
-                transform=ax.transAxes, fontsize=FONT - 2)  # fmt: skip
+                transform=ax.transAxes, fontsize=SMALL)  # fmt: skip
     ax.set_ylim(min(lanes, max_lanes) + 0.5, 0.5)
     ax.set_xlabel("time since the burst started (ms), upstream's view", fontsize=FONT)
     ax.set_ylabel("TCP connection #", fontsize=FONT)
-    ax.set_title(title, fontsize=FONT + 1, loc="left")
+    ax.tick_params(labelsize=SMALL)
+    ax.set_title(textwrap.fill(title, 110), fontsize=FONT, loc="left")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=FONT - 2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    # below the panel, so it never hides a lane
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=SMALL)
     return fig
 
 
-def plot_sweep(table: pd.DataFrame, slots: int, title: str) -> LabFigure:
-    """Two panels against the number of concurrent requests ``n``, one colour per upstream
-    latency: the makespans (**ms**) of ``def`` + blocking client (with Little's-law
-    staircase ⌈n / slots⌉ × latency) and of ``async def`` + async client; then their ratio
-    next to the predicted number of thread waves.
+def _package(filename: str, function: str) -> str:
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0]
+    if "importlib" in filename:
+        return "import system (finding modules)"
+    if filename == "~":  # a built-in: name the method, e.g. the socket calls
+        name = function.strip("<>").removeprefix("built-in ").removeprefix("method ")
+        return "built-in " + name.split(" of ")[0]
+    if "/asyncio/" in filename:
+        return "asyncio"
+    return filename.rsplit("/", 1)[-1]
 
-    ``table`` needs columns ``n``, ``latency_s``, ``def_s``, ``async_s`` and ``ratio``;
-    ``slots`` is the thread limit.
+
+def profile_by_package(stats: pstats.Stats, calls: int, top: int = 8) -> pd.DataFrame:
+    """Where a profiled burst spent its CPU, by the package each function lives in.
+
+    Sums the *own* time (``tottime``, not counting callees) of every profiled function by
+    its package (``httpcore``, ``anyio`` …; Python's import system and built-ins get rows of
+    their own). Returns the ``top`` rows plus an ``everything else`` row, with columns
+    ``ms_per_call`` (milliseconds per HTTP call, for ``calls`` calls) and ``share`` (% of
+    the profiled time). Profiling slows Python code down, so compare shares, not times.
     """
-    missing = {"n", "latency_s", "def_s", "async_s", "ratio"} - set(table.columns)
-    if missing:
-        raise ValueError(f"table is missing columns {sorted(missing)}")
-    fig = LabFigure(figsize=(14, 5), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    ns = sorted({int(n) for n in table["n"]})
-    grid = np.arange(1, max(ns) + 1)
-    waves = np.array([predicted_waves(int(n), slots) for n in grid])
-    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
-    for k, latency in enumerate(sorted(float(x) for x in table["latency_s"].unique())):
-        part = table[table["latency_s"] == latency].sort_values("n")
-        color = palette[k % len(palette)]
-        name = f"{latency * 1000:.0f} ms upstream"
-        left.step(grid, waves * latency * 1000, where="post", color=color, linestyle=":",
-                  linewidth=1)  # fmt: skip
-        left.plot(part["n"], part["def_s"] * 1000, marker="o", color=color, linewidth=2,
-                  label=f"def + requests, {name}")  # fmt: skip
-        left.plot(part["n"], part["async_s"] * 1000, marker="s", color=color, linewidth=2,
-                  linestyle="--", label=f"async + httpx, {name}")  # fmt: skip
-        right.plot(part["n"], part["ratio"], marker="o", color=color, linewidth=2, label=name)
-    right.step(grid, waves, where="post", color="gray", linestyle=":",
-               label=f"⌈n / {slots}⌉ thread waves")  # fmt: skip
-    left.set_ylabel("makespan (ms); dotted: ⌈n / threads⌉ × latency", fontsize=FONT)
-    right.set_ylabel("makespan ratio: def ÷ async", fontsize=FONT)
-    right.set_ylim(0, max(float(waves.max()), float(table["ratio"].max())) + 0.8)
-    for ax in (left, right):
-        ax.set_xlabel("concurrent requests n", fontsize=FONT)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=FONT - 3, loc="upper left")
-    fig.suptitle(title, fontsize=FONT + 2, x=0.01, ha="left")
-    return fig
-
-
-@dataclass(frozen=True)
-class BurstCost:
-    """What one client burst cost: ``wall_s`` (first send → last answer, **seconds**) and
-    ``cpu_ms_per_call`` (CPU time of the calling thread per call, **milliseconds**)."""
-
-    wall_s: float
-    cpu_ms_per_call: float
-
-
-async def client_burst(client: httpx.AsyncClient, url: str, n: int, seconds: float) -> BurstCost:
-    """Send ``n`` GETs to ``url?seconds=…`` at once through ``client`` and measure the cost.
-
-    The CPU time is ``time.thread_time()`` of the thread running the event loop, so it counts
-    only the client's own work (the servers run in other threads). Every answer must be 200.
-    """
-    if n < 1:
-        raise ValueError(f"n must be ≥ 1, got {n}")
-    cpu_started, started = time.thread_time(), time.perf_counter()
-    replies = await asyncio.gather(
-        *(client.get(url, params={"seconds": seconds}) for _ in range(n))
+    if calls < 1:
+        raise ValueError(f"calls must be ≥ 1, got {calls}")
+    if top < 1:
+        raise ValueError(f"top must be ≥ 1, got {top}")
+    totals: dict[str, float] = {}
+    raw: dict[tuple[str, int, str], tuple[Any, ...]] = stats.stats  # type: ignore[attr-defined]
+    for (filename, _line, function), (_cc, _nc, own_s, _cum, _callers) in raw.items():
+        key = _package(filename, function)
+        totals[key] = totals.get(key, 0.0) + float(own_s)
+    ranked = sorted(totals.items(), key=lambda item: item[1], reverse=True)
+    rows = ranked[:top]
+    rest = sum(seconds for _, seconds in ranked[top:])
+    if rest:
+        rows.append(("everything else", rest))
+    whole = sum(totals.values()) or 1.0
+    table: pd.DataFrame = pd.DataFrame(
+        {
+            "ms_per_call": [round(seconds * 1000 / calls, 3) for _, seconds in rows],
+            "share": [f"{100 * seconds / whole:.0f} %" for _, seconds in rows],
+        },
+        index=pd.Index([name for name, _ in rows], name="package"),
     )
-    took, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
-    bad = [reply.status_code for reply in replies if reply.status_code != 200]
-    if bad:
-        raise RuntimeError(f"{len(bad)} of {n} calls failed with status {sorted(set(bad))}")
-    return BurstCost(took, cpu * 1000 / n)
+    return table

@@ -1,13 +1,14 @@
-"""helpers.lessons.l05_services: the upstream connection log, thread-limit changes, wave
-arithmetic."""
+"""helpers.lessons.l05_services: the upstream connection log and its figure, thread-limit changes,
+and the by-package profile table."""
 
 from __future__ import annotations
 
 import asyncio
-import math
+import cProfile
+import pstats
+import time
 
 import httpx
-import pandas as pd
 import pytest
 from fastapi import FastAPI
 
@@ -17,13 +18,12 @@ from helpers.lessons.l05_services import (
     ConnectionLog,
     RecordConnections,
     Visit,
-    client_burst,
     plot_connections,
-    plot_sweep,
-    predicted_waves,
+    profile_by_package,
     set_thread_limit,
 )
 from tests.conftest import burst
+from tests.test_plots import effective_sizes
 
 
 def upstream_with_log() -> tuple[FastAPI, ConnectionLog]:
@@ -37,17 +37,6 @@ def upstream_with_log() -> tuple[FastAPI, ConnectionLog]:
         return {"waited": seconds}
 
     return app, log
-
-
-def test_predicted_waves_is_a_ceiling_division() -> None:
-    assert predicted_waves(100, 40) == 3
-    assert predicted_waves(100, 20) == 5
-    assert predicted_waves(40, 40) == 1
-    assert predicted_waves(0, 10) == 0
-    for n in range(1, 200, 7):
-        assert predicted_waves(n, 13) == math.ceil(n / 13)
-    with pytest.raises(ValueError, match="slots ≥ 1"):
-        predicted_waves(10, 0)
 
 
 def test_log_numbers_connections_in_first_seen_order_and_marks_reuse() -> None:
@@ -83,28 +72,41 @@ def test_middleware_sees_one_port_per_new_connection_and_reuse_on_a_shared_clien
     assert log.frame()["reused"].sum() == 2
 
 
-def test_client_burst_overlaps_calls_and_respects_a_connection_limit() -> None:
+def test_a_narrow_client_holds_at_most_its_limit_at_the_upstream() -> None:
     app, log = upstream_with_log()
     with serve(app, trace=False) as server:
 
-        async def bursts() -> tuple[float, int, float, int]:
-            async with httpx.AsyncClient() as wide:
-                log.clear()
-                wide_cost = await client_burst(wide, f"{server.url}/work", 6, 0.2)
-                wide_s = wide_cost.wall_s
-                assert wide_cost.cpu_ms_per_call > 0
-                wide_peak = log.peak_concurrent()
+        async def bursts() -> float:
             limits = httpx.Limits(max_connections=2)
             async with httpx.AsyncClient(limits=limits) as narrow:
                 log.clear()
-                narrow_s = (await client_burst(narrow, f"{server.url}/work", 6, 0.2)).wall_s
-                narrow_peak = log.peak_concurrent()
-            return wide_s, wide_peak, narrow_s, narrow_peak
+                started = time.perf_counter()
+                url = f"{server.url}/work"
+                calls = (narrow.get(url, params={"seconds": 0.2}) for _ in range(6))
+                await asyncio.gather(*calls)
+                return time.perf_counter() - started
 
-        wide_s, wide_peak, narrow_s, narrow_peak = asyncio.run(bursts())
-    assert wide_peak == 6 and narrow_peak <= 2
-    assert narrow_s > wide_s  # three waves of 0.2 s against one
-    assert log.connections == 2
+        took = asyncio.run(bursts())
+    assert log.peak_concurrent() == 2 and log.connections >= 2
+    assert took >= 0.9 * 3 * 0.2  # six calls, two at a time: three batches of 0.2 s
+
+
+def test_profile_by_package_attributes_own_time_to_packages() -> None:
+    profile = cProfile.Profile(time.thread_time)
+    profile.enable()
+    for _ in range(200):
+        httpx.URL("http://127.0.0.1:1/work?seconds=0.1")
+    profile.disable()
+    table = profile_by_package(pstats.Stats(profile), calls=200, top=3)
+    assert "httpx" in table.index  # URL parsing lives in httpx/_urlparse.py
+    assert len(table) <= 4 and list(table.columns) == ["ms_per_call", "share"]
+    assert (table["ms_per_call"] >= 0).all()
+    shares = [float(share.rstrip(" %")) for share in table["share"]]
+    assert 97 <= sum(shares) <= 103  # rounded shares of the whole profile
+    with pytest.raises(ValueError, match="calls must be ≥ 1"):
+        profile_by_package(pstats.Stats(profile), calls=0)
+    with pytest.raises(ValueError, match="top must be ≥ 1"):
+        profile_by_package(pstats.Stats(profile), calls=1, top=0)
 
 
 def test_set_thread_limit_changes_the_server_loop_limiter() -> None:
@@ -128,19 +130,12 @@ def test_set_thread_limit_changes_the_server_loop_limiter() -> None:
         set_thread_limit(server, 0)
 
 
-def test_plots_return_lab_figures_and_check_their_input() -> None:
+def test_connection_figure_fits_the_notebook_with_readable_text() -> None:
     log = ConnectionLog()
     log.visits += [Visit(6000 + i, log.t0 + i * 0.01, log.t0 + 0.1 + i * 0.01) for i in range(5)]
-    assert isinstance(plot_connections(log, "five connections"), LabFigure)
-    sweep = pd.DataFrame(
-        {
-            "n": [30, 60, 30, 60],
-            "latency_s": [0.1, 0.1, 0.3, 0.3],
-            "def_s": [0.12, 0.25, 0.33, 0.65],
-            "async_s": [0.11, 0.12, 0.31, 0.32],
-        }
-    )
-    sweep["ratio"] = sweep["def_s"] / sweep["async_s"]
-    assert isinstance(plot_sweep(sweep, slots=40, title="sweep"), LabFigure)
-    with pytest.raises(ValueError, match="missing columns"):
-        plot_sweep(sweep.drop(columns=["ratio"]), slots=40, title="broken")
+    log.visits += [Visit(6000, log.t0 + 0.2, log.t0 + 0.3)]
+    fig = plot_connections(log, "five connections, one reused " * 6)
+    assert isinstance(fig, LabFigure)
+    sizes = effective_sizes(fig)
+    assert min(size for size, _ in sizes) >= 11, sorted(sizes)[:3]
+    assert any("reused" in text and "(1)" in text for _, text in sizes)

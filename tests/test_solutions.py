@@ -40,7 +40,6 @@ INLINE_SOLUTIONS = {
     "08_task_patterns",
     "09_scaling_out",
     "10_capstone",
-    "11_claims_check",
 }
 
 

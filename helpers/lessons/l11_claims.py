@@ -22,7 +22,7 @@ import math
 import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 import pandas as pd
 
@@ -132,7 +132,7 @@ class ClaimBook:
                 f"rule {getattr(rule, '__name__', rule)!r} returned {verdict!r}; "
                 f"a verdict is one of {VERDICTS}"
             )
-        finding = Finding(number, verdict, rule_code(rule), dict(measured))
+        finding = Finding(number, cast(Verdict, verdict), rule_code(rule), dict(measured))
         self.findings[number] = finding
         return finding
 
@@ -163,9 +163,7 @@ class ClaimBook:
                 "verdict": found.verdict if found else "",
                 "rule": found.rule if found else "",
                 "measured": (
-                    ", ".join(f"{k}={_show(v)}" for k, v in found.measured.items())
-                    if found
-                    else ""
+                    ", ".join(f"{k}={_show(v)}" for k, v in found.measured.items()) if found else ""
                 ),
                 "lesson": claim.lesson,
             }

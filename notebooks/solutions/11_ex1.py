@@ -1,3 +1,5 @@
+import threading
+
 from fastapi import Depends
 
 

@@ -2,6 +2,15 @@ import threading
 
 from fastapi import Depends
 
+if 15 not in book.claims:
+    book.add_claim(
+        Claim(
+            15,
+            "a def dependency of an async def endpoint runs on the event loop",
+            "07_dependencies_and_background",
+        )
+    )
+
 
 def which_thread():
     return threading.current_thread().name

@@ -81,8 +81,11 @@ def rule_code(rule: Callable[..., str]) -> str:
     node = tree.body[0]
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         body = [s for s in node.body if not _is_docstring(s)]
-        return "; ".join(ast.unparse(s) for s in body)
-    return ast.unparse(node)
+        code = "; ".join(ast.unparse(s) for s in body)
+    else:
+        code = ast.unparse(node)
+    # one line, so a table cell shows it the same in HTML and in text
+    return " ".join(line.strip() for line in code.splitlines())
 
 
 def _is_docstring(statement: ast.stmt) -> bool:

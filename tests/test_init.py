@@ -29,12 +29,7 @@ LESSON_FILE = re.compile(r"l(\d\d)_[a-z0-9_]+")
 MODULE_STRING = re.compile(r"^(helpers(?:\.\w+)+)(?::\w+)?$")
 # Known cross-lesson imports, each with the reason it is still there. The test below fails
 # when one of them disappears, so this table cannot go stale.
-BORROWED = {
-    ("helpers.lessons.l11_claim_checks", "helpers.lessons.l04_cpu"): (
-        "warm_processes reuses warm_process_pool; issue 12 moves the claim experiments into "
-        "notebook 11"
-    ),
-}
+BORROWED: dict[tuple[str, str], str] = {}
 
 
 # --- the front door ----------------------------------------------------------------------

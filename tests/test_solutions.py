@@ -34,7 +34,6 @@ INLINE_SOLUTIONS = {
     "06_databases",
     "08_task_patterns",
     "09_scaling_out",
-    "11_claims_check",
 }
 
 

@@ -1,35 +1,35 @@
 """Lesson 11: popular claims about FastAPI concurrency, and the book of their verdicts.
 
-The notebook runs one small experiment per claim (tools in ``helpers.lessons.l11_claim_checks``),
-computes a verdict from the numbers with an explicit threshold, and records it:
+The notebook runs the experiments; this module only keeps the book. A verdict comes from
+a *rule*: a small function of the measured numbers, written in the notebook, that returns
+``"true"``, ``"false"``, ``"depends"`` or ``"inconclusive here"`` (this machine cannot
+show the effect). The book stores the rule's code next to the numbers it was given:
+
+    def one_at_a_time(peak_in_flight):
+        return "true" if peak_in_flight == 1 else "false"
 
     book = ClaimBook()
-    book.record(1, "false" if s["peak_in_flight"] >= 20 else "true",
-                evidence=f"{s['peak_in_flight']} def handlers at once", ratio=...)
-    book.frame()                      # the verdict table
-    book.check(expected_verdicts())   # claims where this machine disagrees with the lab
-    book.plot()                       # one bar per claim: the measured ratio
+    book.judge(1, one_at_a_time, peak_in_flight=40)
+    book.frame()                      # the verdict table: claim, verdict, rule, measured
+    book.check(EXPECTED_VERDICTS)     # claims where this machine disagrees with the lab
 """
 
 from __future__ import annotations
 
+import ast
+import inspect
 import math
-import os
 import textwrap
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast, get_args
 
 import pandas as pd
-from matplotlib.patches import Patch
 
-from helpers._plots import FONT, LabFigure
+__all__ = ["CLAIMS", "EXPECTED_VERDICTS", "Claim", "ClaimBook", "Finding", "Verdict", "rule_code"]
 
-__all__ = ["CLAIMS", "Claim", "ClaimBook", "Finding", "Verdict", "expected_verdicts"]
-
-Verdict = Literal["true", "false", "depends"]
+Verdict = Literal["true", "false", "depends", "inconclusive here"]
 VERDICTS: tuple[str, ...] = get_args(Verdict)
-VERDICT_COLORS = {"true": "#2ca02c", "false": "#d62728", "depends": "#ff7f0e"}
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,9 @@ class Claim:
 
 CLAIMS: tuple[Claim, ...] = (
     Claim(1, "sync (def) endpoints handle one request at a time", "02_thread_pool"),
-    Claim(2, "def routes use run_in_executor(None), sized min(32, cpu+4)", "02_thread_pool"),
-    Claim(3, "the default pool for def endpoints is about 40 threads", "02_thread_pool"),
+    Claim(2, "def endpoints run on the loop's default executor, run_in_executor(None)",
+          "02_thread_pool"),
+    Claim(3, "the pool for def endpoints is about 40 threads", "02_thread_pool"),
     Claim(4, "a blocking call in async def freezes all requests", "03_blocking_the_loop"),
     Claim(5, "a blocking call in def does not block the event loop", "03_blocking_the_loop"),
     Claim(6, "100 calls: requests in def ≈ 2.1 s, httpx async ≈ 0.4 s", "05_calling_services"),
@@ -55,87 +56,86 @@ CLAIMS: tuple[Claim, ...] = (
     Claim(10, "a 4-thread executor is the way to handle CPU work", "04_cpu_bound"),
     Claim(11, "background tasks run after the response, on the event loop",
           "07_dependencies_and_background"),
-    Claim(12, "one event loop on one core serves thousands of concurrent requests",
-          "01_event_loop"),
+    Claim(12, "one event loop serves thousands of concurrent requests", "01_event_loop"),
     Claim(13, "async endpoints are always faster than def endpoints", "03_blocking_the_loop"),
+    Claim(14, "a trivial def endpoint stays fast while other def endpoints block",
+          "02_thread_pool"),
 )  # fmt: skip
 
-
-def expected_verdicts(
-    cores: int | None = None, pool_cores: float | None = None
-) -> dict[int, Verdict | tuple[Verdict, ...]]:
-    """What the lab expects each claim's verdict to be on this machine.
-
-    Only claim 9 depends on the machine: with one core a process pool has nothing to run
-    in parallel on, so "processes do speed it up" cannot be shown — it reads
-    ``depends``. ``cores`` defaults to ``len(os.sched_getaffinity(0))``
-    (``os.cpu_count()`` where that is missing). Cores can also be taken by other
-    programs; ``pool_cores`` — the CPU seconds per wall second the process pool got
-    (``CpuRun.cores_used``) — says how many the experiment really had: ≥ 1.6 expects
-    ``true``, < 1.1 ``depends``, and in between either is accepted (a tuple of verdicts).
-    """
-    if cores is None:
-        cores = _usable_cores()
-    if cores < 1:
-        raise ValueError(f"cores must be ≥ 1, got {cores}")
-    claim9: Verdict | tuple[Verdict, ...] = "true" if cores >= 2 else "depends"
-    if cores >= 2 and pool_cores is not None:
-        if pool_cores < 1.1:
-            claim9 = "depends"
-        elif pool_cores < 1.6:
-            claim9 = ("true", "depends")
-    return {
-        1: "false", 2: "false", 3: "true", 4: "true", 5: "depends", 6: "depends",
-        7: "true", 8: "false", 9: claim9, 10: "false", 11: "depends", 12: "true",
-        13: "false",
-    }  # fmt: skip
+# What the lab found on its machines. A tuple allows either verdict: claims 9 and 10 need
+# a free second core, which a one-core or saturated machine does not have.
+EXPECTED_VERDICTS: dict[int, Verdict | tuple[Verdict, ...]] = {
+    1: "false", 2: "false", 3: "true", 4: "true", 5: "true", 6: "depends", 7: "true",
+    8: "false", 9: ("true", "inconclusive here"), 10: ("false", "inconclusive here"),
+    11: "depends", 12: "true", 13: "false", 14: "false",
+}  # fmt: skip
 
 
-def _usable_cores() -> int:
-    getaffinity = getattr(os, "sched_getaffinity", None)
-    return max(1, len(getaffinity(0)) if getaffinity else os.cpu_count() or 1)
+def rule_code(rule: Callable[..., str]) -> str:
+    """The body of ``rule`` as one line of code (its statements joined by ``;``), or its
+    name when the source cannot be read (e.g. a function typed at a plain REPL)."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(rule)))
+    except (OSError, TypeError, SyntaxError):
+        return getattr(rule, "__name__", repr(rule))
+    node = tree.body[0]
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        body = [s for s in node.body if not _is_docstring(s)]
+        code = "; ".join(ast.unparse(s) for s in body)
+    else:
+        code = ast.unparse(node)
+    # one line, so a table cell shows it the same in HTML and in text
+    return " ".join(line.strip() for line in code.splitlines())
+
+
+def _is_docstring(statement: ast.stmt) -> bool:
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if math.isfinite(value) else str(value)
+    return str(value)
 
 
 @dataclass(frozen=True)
 class Finding:
-    """What one experiment found: the computed ``verdict``, the ``evidence`` (a short
-    sentence built from the measured numbers) and an optional ``ratio`` for the summary
-    figure with a ``ratio_label`` saying what was divided by what."""
+    """What one experiment found: the ``verdict``, the ``rule`` that computed it (code, as
+    text) and the ``measured`` numbers it was given."""
 
     number: int
     verdict: Verdict
-    evidence: str
-    ratio: float | None = None
-    ratio_label: str = ""
+    rule: str
+    measured: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        numbers = ", ".join(f"{k}={_show(v)}" for k, v in self.measured.items())
+        return f"claim {self.number}: {self.verdict} ({numbers})"
 
 
 class ClaimBook:
-    """The verdicts of one notebook run, in claim order; recording a claim again replaces it."""
+    """The verdicts of one notebook run, in claim order; judging a claim again replaces it."""
 
     def __init__(self, claims: Iterable[Claim] = CLAIMS) -> None:
         self.claims = {claim.number: claim for claim in claims}
         self.findings: dict[int, Finding] = {}
 
-    def record(
-        self,
-        number: int,
-        verdict: str,
-        evidence: str,
-        ratio: float | None = None,
-        ratio_label: str = "",
-    ) -> Finding:
-        """Store the verdict of claim ``number`` and return it (so a cell shows it).
+    def judge(self, number: int, rule: Callable[..., str], **measured: Any) -> Finding:
+        """Compute claim ``number``'s verdict as ``rule(**measured)``, store it with the
+        rule's code and the numbers, and return it (so a cell shows it).
 
-        ``verdict`` is ``"true"``, ``"false"`` or ``"depends"``; ``ratio`` must be a
-        positive number (it is drawn on a log scale) or ``None``.
+        ``rule`` must return ``"true"``, ``"false"``, ``"depends"`` or
+        ``"inconclusive here"``.
         """
         if number not in self.claims:
             raise ValueError(f"no claim number {number}; claims are {sorted(self.claims)}")
+        verdict = rule(**measured)
         if verdict not in VERDICTS:
-            raise ValueError(f"verdict must be one of {VERDICTS}, got {verdict!r}")
-        if ratio is not None and not (math.isfinite(ratio) and ratio > 0):
-            raise ValueError(f"ratio must be a positive finite number or None, got {ratio!r}")
-        finding = Finding(number, verdict, evidence, ratio, ratio_label)  # type: ignore[arg-type]
+            raise ValueError(
+                f"rule {getattr(rule, '__name__', rule)!r} returned {verdict!r}; "
+                f"a verdict is one of {VERDICTS}"
+            )
+        finding = Finding(number, cast(Verdict, verdict), rule_code(rule), dict(measured))
         self.findings[number] = finding
         return finding
 
@@ -154,9 +154,9 @@ class ClaimBook:
     def frame(self, guesses: Mapping[int, str] | None = None) -> pd.DataFrame:
         """The verdict table, one row per claim (index: claim number).
 
-        Columns: ``claim``, ``verdict`` (empty until recorded), ``evidence``, ``lesson``;
-        with ``guesses`` (claim number → your ``true``/``false``/``depends``; blanks are
-        skipped) also ``your_guess`` and ``you_were_right``.
+        Columns: ``claim``, ``verdict`` (empty until judged), ``rule`` (its code),
+        ``measured`` (the numbers the rule got), ``lesson``; with ``guesses`` (claim number
+        → your verdict; blanks are skipped) also ``your_guess`` and ``you_were_right``.
         """
         rows = []
         for number in sorted(self.claims):
@@ -164,7 +164,10 @@ class ClaimBook:
             row: dict[str, Any] = {
                 "claim": claim.text,
                 "verdict": found.verdict if found else "",
-                "evidence": found.evidence if found else "",
+                "rule": found.rule if found else "",
+                "measured": (
+                    ", ".join(f"{k}={_show(v)}" for k, v in found.measured.items()) if found else ""
+                ),
                 "lesson": claim.lesson,
             }
             if guesses is not None:
@@ -190,52 +193,10 @@ class ClaimBook:
             allowed = (wanted,) if isinstance(wanted, str) else tuple(wanted)
             found = self.findings.get(number)
             if found is None:
-                problems.append(f"claim {number}: no verdict recorded (expected {wanted!r})")
+                problems.append(f"claim {number}: no verdict yet (expected {wanted!r})")
             elif found.verdict not in allowed:
                 problems.append(
-                    f"claim {number}: measured {found.verdict!r}, the lab expects "
-                    f"{' or '.join(map(repr, allowed))} — evidence: {found.evidence}"
+                    f"{found} — the lab expects {' or '.join(map(repr, allowed))}; "
+                    f"rule: {found.rule}"
                 )
         return problems
-
-    def plot(self, title: str | None = None) -> LabFigure:
-        """One horizontal bar per claim: its measured ratio on a log axis, coloured by verdict.
-
-        The default title counts the verdicts. Claims recorded without a ratio get a note
-        instead of a bar.
-        """
-        numbers = sorted(self.claims)
-        fig = LabFigure(figsize=(12, 0.62 * len(numbers) + 1.4))
-        ax = fig.add_subplot()
-        ratios = [f.ratio for f in self.findings.values() if f.ratio is not None]
-        for y, number in enumerate(numbers):
-            found = self.findings.get(number)
-            if found is None or found.ratio is None:
-                note = "not measured yet" if found is None else f"({found.verdict}: see the table)"
-                ax.text(1.05, y, note, va="center", fontsize=FONT - 2, color="grey")
-                continue
-            low, high = sorted((1.0, found.ratio))
-            color = VERDICT_COLORS[found.verdict]
-            ax.barh(y, high - low, left=low, height=0.6, color=color)
-            ax.plot([found.ratio], [y], marker="o", color=color, markersize=8)
-            ax.text(high * 1.25, y, f"{found.ratio:.3g}×  {found.ratio_label}",
-                    va="center", fontsize=FONT - 2)  # fmt: skip
-        ax.set_xscale("log")
-        ax.set_xlim(min([*ratios, 1.0]) / 2, max([*ratios, 10.0]) * 300)
-        ax.axvline(1, color="black", lw=1)
-        labels = [textwrap.fill(f"{n}. {self.claims[n].text}", 40) for n in numbers]
-        ax.set_yticks(range(len(numbers)), labels)
-        ax.invert_yaxis()
-        ax.set_xlabel("measured ratio (log scale; 1 = no difference)", fontsize=FONT)
-        ax.tick_params(labelsize=FONT - 3)
-        fig.legend(handles=[Patch(color=c, label=v) for v, c in VERDICT_COLORS.items()],
-                   loc="upper right", ncol=3, fontsize=FONT - 2, frameon=False)  # fmt: skip
-        if title is None:
-            counts = {v: sum(f.verdict == v for f in self.findings.values()) for v in VERDICTS}
-            title = (
-                f"{counts['true']} of {len(self.findings)} claims hold as stated, "
-                f"{counts['depends']} only under a condition, {counts['false']} are false"
-            )
-        fig.suptitle(title, fontsize=FONT + 2, x=0.01, ha="left")
-        fig.tight_layout(rect=(0, 0, 1, 0.96))
-        return fig

@@ -25,7 +25,7 @@ class Lesson(NamedTuple):
 
 LESSONS = [
     Lesson("00_welcome", "Welcome to the lab bench",
-           "Check your setup, meet the kernel's own event loop, and run a first burst.", 10),
+           "Check your setup, meet the kernel's own event loop, and run a first burst.", 20),
     Lesson("01_event_loop", "The event loop",
            "One thread, a hundred requests: watch async handlers interleave.", 20),
     Lesson("02_thread_pool", "The thread pool",

@@ -33,7 +33,6 @@ INLINE_SOLUTIONS = {
     "01_event_loop",
     "02_thread_pool",
     "03_blocking_the_loop",
-    "04_cpu_bound",
     "05_calling_services",
     "06_databases",
     "07_dependencies_and_background",

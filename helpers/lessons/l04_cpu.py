@@ -197,7 +197,7 @@ def cpu_table(runs: Mapping[str, Run], baseline: str) -> pd.DataFrame:
 
     Columns: ``requests``, ``makespan_s`` (seconds), ``throughput_rps`` (requests per
     second), ``latency_p95_ms``, ``max_loop_lag_ms``, ``peak_in_flight``, ``cores_busy``
-    (CPU seconds the jobs got ÷ makespan, from ``count_primes_timed`` bodies; NaN without
+    (CPU seconds the jobs got ÷ makespan, from ``*_timed`` job bodies; NaN without
     them) and ``speedup`` (this throughput ÷ the baseline's).
     """
     if baseline not in runs:

@@ -72,9 +72,9 @@ def core_counts() -> dict[str, int | None]:
 
 def load_average() -> float | None:
     """The 1-minute load average (runnable processes, averaged; above the core count means
-    programs wait for a core), or ``None`` where the OS has none (Windows)."""
+    programs wait for a core) to two decimals, or ``None`` where the OS has none (Windows)."""
     getloadavg = getattr(os, "getloadavg", None)
-    return float(getloadavg()[0]) if getloadavg is not None else None
+    return round(float(getloadavg()[0]), 2) if getloadavg is not None else None
 
 
 def expected_process_speedup(processes: int, cores: int | None = None) -> int:

@@ -25,6 +25,7 @@ from helpers.lessons.l04_cpu import (
     cpu_where,
     expected_process_speedup,
     fastest,
+    load_average,
     plot_cpu_where,
     sha256_rounds,
     sha256_timed,
@@ -43,6 +44,16 @@ def test_core_counts_agree_with_the_os() -> None:
     assert counts["usable"] == usable_cores() >= 1
     if hasattr(os, "sched_getaffinity"):
         assert counts["len(os.sched_getaffinity(0))"] == len(os.sched_getaffinity(0))
+
+
+def test_load_average_is_the_os_figure_rounded_or_none() -> None:
+    load = load_average()
+    if not hasattr(os, "getloadavg"):
+        assert load is None
+        return
+    assert load is not None and load >= 0
+    assert load == round(load, 2)
+    assert abs(load - os.getloadavg()[0]) < 5  # the OS figure, read a moment later
 
 
 def test_expected_speedup_is_capped_by_cores_and_processes() -> None:

@@ -30,8 +30,9 @@ for threads in (None, 1):
         )
 makespan = {k: run.summary()["makespan_s"] for k, run in to_thread_runs.items()}
 share = {k: work_frame(run)["core_share"].mean() for k, run in to_thread_runs.items()}
-print(f"default pool: {makespan[None]:.2f} s, each job had {share[None]:.0%} of a core")
-print(f"one thread:   {makespan[1]:.2f} s, each job had {share[1]:.0%} of a core")
-# Under the GIL more threads only split the same core: each job gets a smaller share of it.
-# The makespans also move with whatever else this machine runs, so compare them over repeats.
+for k, run in to_thread_runs.items():
+    print(f"{k or 'default'} thread(s): {makespan[k]:.2f} s, each job had {share[k]:.0%} of a core, "
+          f"{cores_busy(run):.2f} cores busy")  # fmt: skip
+# More threads run more jobs at once, each with a smaller share; under the GIL they still add
+# up to one core at most (cores busy), and the makespans move with whatever else this machine runs.
 assert share[1] > 1.5 * share[None], "one thread should give each job a larger share of a core"

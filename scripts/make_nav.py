@@ -33,7 +33,7 @@ LESSONS = [
     Lesson("03_blocking_the_loop", "Blocking the loop",
            "One blocking call in async def freezes every request; catch it and fix it.", 20),
     Lesson("04_cpu_bound", "CPU-bound work",
-           "The GIL, threads that do not speed up CPU work, and processes that do.", 20),
+           "The GIL, threads that do not speed up pure-Python work, and processes that do.", 20),
     Lesson("05_calling_services", "Calling other services",
            "requests vs httpx, shared clients, and the pools hidden inside HTTP clients.", 20),
     Lesson("06_databases", "Databases",

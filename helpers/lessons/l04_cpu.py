@@ -1,8 +1,10 @@
-"""CPU-bound work for lesson 04: calibrated jobs, core counts, and the results table.
+"""CPU-bound work for lesson 04: calibrated jobs, core counts, and where the CPU went.
 
-The job is ``apps.count_primes(limit)``: a *fixed amount* of pure-Python work. Its wall
-time grows when it has to share the GIL or a core, which is exactly what the lesson wants
-to see (``apps.burn_cpu`` instead fixes the CPU time per call, which hides that cost).
+The jobs live here (not in a notebook cell) because a process pool's worker must import
+them: ``pickle`` sends a function by module and name. ``apps.count_primes(limit)`` is a
+*fixed amount* of pure-Python work, which holds the GIL; ``sha256_rounds`` hashes 1 MiB
+blocks, during which hashlib lets go of the GIL. Their ``*_timed`` wrappers also report the
+process and the thread's CPU time, so the lesson can see where each job ran.
 """
 
 from __future__ import annotations
@@ -14,27 +16,30 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from helpers._plots import LabFigure
 from helpers.apps import count_primes
 
 if TYPE_CHECKING:
+    from helpers._plots import LabFigure
     from helpers._run import Run
 
 __all__ = [
+    "WHERE",
     "calibrate_primes",
     "calibrate_sha256",
     "core_counts",
     "count_primes_timed",
     "cpu_table",
+    "cpu_where",
     "expected_process_speedup",
     "fastest",
     "load_average",
-    "plot_cpu_table",
+    "plot_cpu_where",
     "sha256_rounds",
+    "sha256_timed",
     "time_call",
     "usable_cores",
     "warm_process_pool",
@@ -67,9 +72,9 @@ def core_counts() -> dict[str, int | None]:
 
 def load_average() -> float | None:
     """The 1-minute load average (runnable processes, averaged; above the core count means
-    programs wait for a core), or ``None`` where the OS has none (Windows)."""
+    programs wait for a core) to two decimals, or ``None`` where the OS has none (Windows)."""
     getloadavg = getattr(os, "getloadavg", None)
-    return float(getloadavg()[0]) if getloadavg is not None else None
+    return round(float(getloadavg()[0]), 2) if getloadavg is not None else None
 
 
 def expected_process_speedup(processes: int, cores: int | None = None) -> int:
@@ -115,7 +120,18 @@ def calibrate_primes(target_s: float = 0.1) -> int:
     return _calibrate(count_primes, target_s, start=2_000, exponent=1.5)
 
 
-def count_primes_timed(limit: int) -> dict[str, float]:
+def _timed(job: Callable[[int], object], argument: int, key: str) -> dict[str, Any]:
+    wall, cpu = time.perf_counter(), time.thread_time()
+    result = job(argument)
+    return {
+        key: result,
+        "pid": os.getpid(),
+        "cpu_s": time.thread_time() - cpu,
+        "wall_s": time.perf_counter() - wall,
+    }
+
+
+def count_primes_timed(limit: int) -> dict[str, Any]:
     """``count_primes(limit)``, plus where and how it ran.
 
     Returns ``primes``, ``pid`` (the process that computed it), ``cpu_s`` (CPU time this
@@ -123,14 +139,13 @@ def count_primes_timed(limit: int) -> dict[str, float]:
     (elapsed **seconds**). ``cpu_s / wall_s`` is the share of a core the call had: about 1
     alone on an idle core, less while it waits for the GIL or for a busy core.
     """
-    wall, cpu = time.perf_counter(), time.thread_time()
-    primes = count_primes(limit)
-    return {
-        "primes": primes,
-        "pid": os.getpid(),
-        "cpu_s": time.thread_time() - cpu,
-        "wall_s": time.perf_counter() - wall,
-    }
+    return _timed(count_primes, limit, "primes")
+
+
+def sha256_timed(rounds: int) -> dict[str, Any]:
+    """``sha256_rounds(rounds)`` as ``digest``, plus ``pid``, ``cpu_s`` and ``wall_s``
+    (**seconds**) as in ``count_primes_timed``."""
+    return _timed(sha256_rounds, rounds, "digest")
 
 
 def work_frame(run: Run) -> pd.DataFrame:
@@ -182,7 +197,7 @@ def cpu_table(runs: Mapping[str, Run], baseline: str) -> pd.DataFrame:
 
     Columns: ``requests``, ``makespan_s`` (seconds), ``throughput_rps`` (requests per
     second), ``latency_p95_ms``, ``max_loop_lag_ms``, ``peak_in_flight``, ``cores_busy``
-    (CPU seconds the jobs got ÷ makespan, from ``count_primes_timed`` bodies; NaN without
+    (CPU seconds the jobs got ÷ makespan, from ``*_timed`` job bodies; NaN without
     them) and ``speedup`` (this throughput ÷ the baseline's).
     """
     if baseline not in runs:
@@ -214,32 +229,74 @@ def cpu_table(runs: Mapping[str, Run], baseline: str) -> pd.DataFrame:
     return rounded
 
 
-def plot_cpu_table(table: pd.DataFrame, expected: float, title: str) -> LabFigure:
-    """Three bar panels from ``cpu_table``: speedup (the ideal ``expected`` process speedup
-    as a dashed line), cores busy computing, and the worst event-loop lag in **milliseconds**."""
-    fig = LabFigure(figsize=(15, 4.8), layout="constrained")
-    speed, cores, lag = fig.subplots(1, 3, sharey=True)
+WHERE = ("server loop", "worker threads", "client", "other threads", "worker processes")
+_WHERE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#999999", "#9467bd")
+_ROLE_TO_WHERE = {
+    "server loop": "server loop",
+    "worker": "worker threads",
+    "client": "client",
+    "other": "other threads",
+    "unattributed": "other threads",
+}
+
+
+def cpu_where(runs: Mapping[str, Run]) -> pd.DataFrame:
+    """Where each run's CPU went, in **ms per request**: one row per run, one column per
+    place in ``WHERE``.
+
+    The threads of this process come from ``run.cpu`` (the per-thread account: the
+    server's loop, its anyio worker threads, the client — the kernel thread that ran
+    ``fire`` — and any other thread, e.g. a process pool's manager and queue-feeder
+    threads). ``worker processes`` is the CPU that the jobs reported from *other* processes
+    (``cpu_s`` of ``*_timed`` bodies whose ``pid`` is not this one's), which no thread of
+    this process can see. NaN where this platform has no per-thread clock.
+    """
+    from helpers._cpu_account import cpu_by_role
+
+    rows: dict[str, dict[str, float]] = {}
+    for name, run in runs.items():
+        n = max(len(run.requests), 1)
+        row = dict.fromkeys(WHERE, float("nan") if not len(run.cpu) else 0.0)
+        for role, ms in cpu_by_role(run.cpu)["per_request_ms"].items():
+            row[_ROLE_TO_WHERE[str(role)]] += float(ms)
+        work = work_frame(run)
+        elsewhere = work[work["pid"] != os.getpid()]
+        row["worker processes"] = float(elsewhere["cpu_s"].sum()) * 1000 / n
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=list(WHERE))
+    rounded: pd.DataFrame = table.round(2)
+    return rounded
+
+
+def plot_cpu_where(table: pd.DataFrame, title: str) -> LabFigure:
+    """One stacked bar per run of ``cpu_where``: CPU **ms per request** by where it ran,
+    each segment labelled when it is wide enough to hold its number."""
+    from helpers._plots import FONT, SMALL, WIDTH_IN, LabFigure
+
+    rows = len(table)
+    fig = LabFigure(figsize=(WIDTH_IN, 1.6 + 0.75 * rows), layout="constrained")
+    ax = fig.subplots()
     names = list(table.index)
-    speed.barh(names, table["speedup"], color="#1f77b4")
-    speed.axvline(1, color="gray", linewidth=1)
-    speed.axvline(expected, color="black", linestyle="--", linewidth=1,
-                  label=f"ideal for the process pool: {expected:g}×")  # fmt: skip
-    speed.set_xlabel("speedup over one core (×)", fontsize=12)
-    speed.set_title("Throughput vs. one by one", loc="left", fontsize=12)
-    speed.legend(fontsize=10, loc="lower right")
-    cores.barh(names, table["cores_busy"], color="#9467bd")
-    cores.axvline(1, color="gray", linewidth=1)
-    cores.set_xlabel("cores busy computing (CPU s ÷ wall s)", fontsize=12)
-    cores.set_title("How many cores did the jobs get?", loc="left", fontsize=12)
-    colors = ["#d62728" if ms > 50 else "#2ca02c" for ms in table["max_loop_lag_ms"]]
-    lag.barh(names, table["max_loop_lag_ms"], color=colors)
-    lag.set_xlabel("worst event-loop lag (ms)", fontsize=12)
-    lag.set_title("Can the loop answer? (red: > 50 ms)", loc="left", fontsize=12)
-    speed.invert_yaxis()
-    for ax in (speed, cores, lag):
-        ax.grid(axis="x", alpha=0.3)
-        ax.tick_params(labelsize=11)
-    fig.suptitle(title, fontsize=14, x=0.01, ha="left")
+    left = [0.0] * rows
+    widest = float(table.fillna(0).sum(axis=1).max()) or 1.0
+    for place, color in zip(WHERE, _WHERE_COLORS):
+        values = table[place].fillna(0).to_list()
+        ax.barh(names, values, left=left, color=color, label=place, height=0.6)
+        for y, (start, value) in enumerate(zip(left, values)):
+            if value >= 0.09 * widest:
+                ax.text(start + value / 2, y, f"{value:.0f} ms", ha="center", va="center",
+                        fontsize=SMALL, color="white")  # fmt: skip
+        left = [a + b for a, b in zip(left, values)]
+    for y, place_ms in enumerate(table["server loop"].fillna(0)):
+        ax.text(left[y], y, f"  loop {place_ms:.1f} ms", va="center", fontsize=SMALL)
+    ax.invert_yaxis()
+    ax.set_xlim(0, widest * 1.3)
+    ax.set_xlabel("CPU time per request (ms)", fontsize=FONT)
+    ax.tick_params(labelsize=SMALL + 1)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=SMALL, ncols=len(WHERE), loc="lower left", bbox_to_anchor=(0, 1.0),
+              frameon=False)  # fmt: skip
+    fig.suptitle(title, fontsize=FONT, x=0.01, ha="left")
     return fig
 
 

@@ -1,4 +1,5 @@
-"""helpers.lessons.l04_cpu: core counts, calibrated jobs, the results table and the warm pool."""
+"""helpers.lessons.l04_cpu: core counts, calibrated jobs, the results tables, the figure and the
+warm pool."""
 
 from __future__ import annotations
 
@@ -7,27 +8,34 @@ import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 
+import pandas as pd
 import pytest
 from fastapi import FastAPI
 
 from helpers import serve
+from helpers._plots import NOTEBOOK_PX
 from helpers.apps import count_primes
 from helpers.lessons.l04_cpu import (
+    WHERE,
     calibrate_primes,
     calibrate_sha256,
     core_counts,
     count_primes_timed,
     cpu_table,
+    cpu_where,
     expected_process_speedup,
     fastest,
-    plot_cpu_table,
+    load_average,
+    plot_cpu_where,
     sha256_rounds,
+    sha256_timed,
     time_call,
     usable_cores,
     warm_process_pool,
     work_frame,
 )
 from tests.conftest import burst
+from tests.test_plots import SMALLEST_PT, effective_sizes
 
 
 def test_core_counts_agree_with_the_os() -> None:
@@ -36,6 +44,16 @@ def test_core_counts_agree_with_the_os() -> None:
     assert counts["usable"] == usable_cores() >= 1
     if hasattr(os, "sched_getaffinity"):
         assert counts["len(os.sched_getaffinity(0))"] == len(os.sched_getaffinity(0))
+
+
+def test_load_average_is_the_os_figure_rounded_or_none() -> None:
+    load = load_average()
+    if not hasattr(os, "getloadavg"):
+        assert load is None
+        return
+    assert load is not None and load >= 0
+    assert load == round(load, 2)
+    assert abs(load - os.getloadavg()[0]) < 5  # the OS figure, read a moment later
 
 
 def test_expected_speedup_is_capped_by_cores_and_processes() -> None:
@@ -102,9 +120,6 @@ def test_cpu_table_has_one_row_per_run_and_a_unit_baseline() -> None:
     assert (table["requests"] == 4).all()
     assert table["cores_busy"].isna().all()  # these bodies carry no timing
     assert fastest(list(runs.values())) in runs.values()
-    figure = plot_cpu_table(table, expected=2, title="test")
-    assert len(figure.axes) == 3
-    assert figure._repr_png_().startswith(b"\x89PNG")
     with pytest.raises(ValueError, match="baseline must be one of"):
         cpu_table(runs, baseline="nope")
 
@@ -144,3 +159,79 @@ def test_work_frame_and_cores_busy_come_from_timed_bodies() -> None:
     assert (work["core_share"] <= 1.1).all()
     table = cpu_table({"def": run}, baseline="def")
     assert 0 < table["cores_busy"]["def"] <= 1.25  # the GIL: one core at most
+
+
+def test_sha256_timed_reports_the_digest_and_where_it_ran() -> None:
+    result = sha256_timed(2)
+    assert result["digest"] == sha256_rounds(2)
+    assert result["pid"] == os.getpid()
+    assert 0 < result["cpu_s"] <= result["wall_s"] * 1.1
+
+
+def _where_app() -> FastAPI:
+    app = FastAPI(title="where-test")
+
+    @app.get("/async_def")
+    async def inline(limit: int) -> dict[str, float]:
+        return count_primes_timed(limit)  # ⚠ blocks the event loop — on purpose
+
+    @app.get("/def")
+    def threaded(limit: int) -> dict[str, float]:
+        return count_primes_timed(limit)
+
+    return app
+
+
+def test_cpu_where_finds_the_jobs_on_the_loop_or_on_workers() -> None:
+    limit = calibrate_primes(0.02)
+    with serve(_where_app()) as server:
+        runs = {
+            "async def": burst(server, "/async_def", n=4, params={"limit": limit}),
+            "def": burst(server, "/def", n=4, params={"limit": limit}),
+        }
+    where = cpu_where(runs)
+    assert list(where.columns) == list(WHERE)
+    job_ms = float(work_frame(runs["def"])["cpu_s"].mean()) * 1000
+    if where.isna().all().all():
+        pytest.skip("no per-thread CPU clock on this platform")
+    ms = where.to_dict(orient="index")
+    # The same job's CPU lands on the loop thread in async def and on workers in def.
+    assert ms["async def"]["server loop"] > 0.8 * job_ms
+    assert ms["def"]["worker threads"] > 0.8 * job_ms
+    assert ms["def"]["server loop"] < 0.5 * job_ms
+    assert (where["worker processes"] == 0).all()  # nothing ran in another process
+
+
+def test_cpu_where_counts_jobs_from_other_processes() -> None:
+    app = FastAPI(title="where-pool-test")
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+
+        @app.get("/process")
+        async def in_process(limit: int) -> dict[str, float]:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(pool, count_primes_timed, limit)
+
+        with serve(app) as server:
+            run = burst(server, "/process", n=2, params={"limit": 5_000}, timeout=60)
+    where = cpu_where({"pool": run})
+    work = work_frame(run)
+    assert len(work) == 2 and (work["pid"] != os.getpid()).all()
+    reported = float(work["cpu_s"].sum()) * 1000 / 2
+    assert where.to_dict(orient="index")["pool"]["worker processes"] == pytest.approx(
+        reported, abs=0.01
+    )
+
+
+def test_plot_cpu_where_fits_the_notebook_with_readable_text() -> None:
+    table = pd.DataFrame(
+        [[55.0, 0.0, 1.0, 0.1, 0.0], [1.7, 55.0, 1.0, 0.2, 0.0], [3.2, 0.0, 1.0, 0.6, 53.0]],
+        index=["async def", "def", "process pool"],
+        columns=list(WHERE),
+    )
+    fig = plot_cpu_where(table, title="where the CPU went")
+    assert fig.get_figwidth() * fig.dpi <= NOTEBOOK_PX * 1.01
+    sizes = effective_sizes(fig)
+    assert min(size for size, _ in sizes) >= SMALLEST_PT, sizes
+    texts = [text.strip() for _, text in sizes]
+    assert "55 ms" in texts and "53 ms" in texts and "loop 1.7 ms" in texts
+    assert fig._repr_png_().startswith(b"\x89PNG")

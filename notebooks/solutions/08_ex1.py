@@ -15,8 +15,8 @@ async def fanout_bounded(request: Request, n: int, seconds: float):
     return collections.Counter(type(r).__name__ for r in results)
 
 
-bounded = await fire(api_server, "/fanout_bounded", n=1, params={"n": N_FAN, "seconds": WRITE_S},
-                     timeout=60, progress=False)
+params = {"n": N_FAN, "seconds": WRITE_S}
+bounded = await fire(api_server, "/fanout_bounded", n=1, params=params, timeout=60, progress=False)
 ex1_counts = collections.Counter(json.loads(bounded.requests["body"][0]))
 ex1_handlers = spans_named(bounded, "upstream handler")
 ex1_peak = peak_overlap(list(zip(ex1_handlers["start"], ex1_handlers["end"])))

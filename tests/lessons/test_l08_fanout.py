@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
 from opentelemetry import propagate, trace
 
 from helpers import Run, Server, fire, serve
@@ -25,17 +26,22 @@ tracer = trace.get_tracer("tests · l08")
 
 @pytest.fixture(scope="module")
 def fanned_out() -> Iterator[Run]:
-    """12 calls through a client of 5 connections (pool timeout 0.3 s) to a 0.2 s upstream:
-    waves of 5; the third wave would wait ≥ 0.4 s, so its 2 calls fail with PoolTimeout."""
+    """12 calls through a client of 5 connections (timeouts 0.3 s) to an upstream that streams
+    for 0.5 s (a chunk every 0.1 s, so no read times out): no connection comes free for
+    0.5 s, so the 7 queued calls fail with PoolTimeout."""
     upstream = FastAPI(title="tests · l08 upstream")
 
     @upstream.get("/slow")
-    async def slow(request: Request) -> dict[str, bool]:
-        with tracer.start_as_current_span(
-            "upstream handler", context=propagate.extract(request.headers)
-        ):
-            await asyncio.sleep(0.2)
-        return {"ok": True}
+    async def slow(request: Request) -> StreamingResponse:
+        caller = propagate.extract(request.headers)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            with tracer.start_as_current_span("upstream handler", context=caller):
+                for _ in range(5):
+                    await asyncio.sleep(0.1)
+                    yield b"."
+
+        return StreamingResponse(chunks())
 
     up: Server = serve(upstream, trace=False)
     api = FastAPI(title="tests · l08 api")
@@ -72,7 +78,7 @@ def test_in_flight_counts_open_spans() -> None:
 
 def test_fan_out_spans_show_the_pool_bound_and_timeout(fanned_out: Run) -> None:
     outcomes = fanned_out.requests["body"][0]
-    assert outcomes.count("PoolTimeout") >= 2 and outcomes.count("Response") <= 10, outcomes
+    assert (outcomes.count("Response"), outcomes.count("PoolTimeout")) == (5, 7), outcomes
     spans = fanned_out.spans
     handlers = spans[spans["name"] == "upstream handler"]
     assert in_flight(handlers, np.linspace(0, handlers["end"].max(), 500)).max() <= 5

@@ -1,133 +1,102 @@
-"""helpers.lessons.l08_fanout: the upstream's load counter, the fan-out gauge over real loopback
-HTTP (also past the open-file limit), exception_leaves and the fan-out figure."""
+"""helpers.lessons.l08_fanout: exception_leaves, in_flight and the fan-out figure (drawn from a
+real fan-out through a default-sized client to a lab server, the learner's spans joined by
+their traceparent header)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import errno
-import logging
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
+import numpy as np
+import pandas as pd
 import pytest
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
+from opentelemetry import propagate, trace
 
-from helpers import Server, serve
-from helpers._open_files import open_fds, open_file_limit
-from helpers._plots import LabFigure
-from helpers._transport import OneShotTransport
-from helpers.lessons.l08_fanout import (
-    FanOutGauge,
-    UpstreamLoad,
-    bytes_per_waiting_task,
-    exception_leaves,
-    plot_fanout,
-    watch,
-)
+from helpers import Run, Server, fire, serve
+from helpers._plots import NOTEBOOK_PX, SMALL, LabFigure
+from helpers.lessons.l08_fanout import exception_leaves, in_flight, plot_fanout
+from tests.test_plots import effective_sizes
 
-CAPACITY = 10
-load = UpstreamLoad(capacity=CAPACITY)
+tracer = trace.get_tracer("tests · l08")
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[Server]:
-    app = FastAPI(title="tests · shedding upstream")
+def fanned_out() -> Iterator[Run]:
+    """12 calls through a client of 5 connections (timeouts 0.3 s) to an upstream that streams
+    for 0.5 s (a chunk every 0.1 s, so no read times out): no connection comes free for
+    0.5 s, so the 7 queued calls fail with PoolTimeout."""
+    upstream = FastAPI(title="tests · l08 upstream")
 
-    @app.get("/item")
-    async def item(i: int) -> Any:
-        if not load.admit():
-            return JSONResponse({"error": "busy"}, status_code=503)
-        try:
-            await asyncio.sleep(0.05)
-        finally:
-            load.done()
-        return {"item": i}
+    @upstream.get("/slow")
+    async def slow(request: Request) -> StreamingResponse:
+        caller = propagate.extract(request.headers)
 
-    server = serve(app, trace=False)
-    yield server
-    server.stop()
+        async def chunks() -> AsyncIterator[bytes]:
+            with tracer.start_as_current_span("upstream handler", context=caller):
+                for _ in range(5):
+                    await asyncio.sleep(0.1)
+                    yield b"."
 
+        return StreamingResponse(chunks())
 
-def fan_out(url: str, n: int, limit: int | None) -> tuple[dict[str, Any], FanOutGauge]:
-    async def main() -> tuple[dict[str, Any], FanOutGauge]:
-        gate: Any = asyncio.Semaphore(limit) if limit else contextlib.nullcontext()
-        async with httpx.AsyncClient(base_url=url, transport=OneShotTransport()) as client:
+    up: Server = serve(upstream, trace=False)
+    api = FastAPI(title="tests · l08 api")
 
-            async def one(i: int) -> httpx.Response:
-                async with gate:
-                    return await client.get("/item", params={"i": i})
+    @api.get("/fanout")
+    async def fanout() -> list[str]:
+        limits = httpx.Limits(max_connections=5)
+        async with httpx.AsyncClient(
+            base_url=up.url, limits=limits, timeout=httpx.Timeout(0.3)
+        ) as client:
 
-            async with watch(load) as gauge:
-                results = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
-        return gauge.report(results), gauge
+            async def one() -> httpx.Response:
+                with tracer.start_as_current_span("call upstream"):
+                    headers: dict[str, str] = {}
+                    propagate.inject(headers)
+                    return await client.get("/slow", headers=headers)
 
-    return asyncio.run(main())
+            results = await asyncio.gather(*(one() for _ in range(12)), return_exceptions=True)
+        return [type(r).__name__ for r in results]
 
-
-def test_unbounded_fan_out_is_shed_and_bounded_is_not(upstream: Server) -> None:
-    loose, gauge = fan_out(upstream.url, 60, None)
-    assert loose["n"] == 60 and loose["other_errors"] == loose["out_of_files"] == 0
-    assert loose["peak_calls"] == CAPACITY and loose["refused"] > 0
-    assert loose["ok"] + loose["refused"] == 60
-    assert loose["peak_tasks"] >= 60 and loose["cpu_ms_per_call"] > 0
-    if sys.platform != "win32":
-        assert loose["extra_fds"] is not None and loose["extra_fds"] >= 0
-    assert len(gauge.t) == len(gauge.calls) == len(gauge.tasks) >= 1
-    assert loose["accept_failures"] == 0 and loose["sampling_ms"] >= 0
-    tight, _ = fan_out(upstream.url, 30, 5)
-    assert tight["peak_calls"] <= 5 and tight["refused"] == 0 and tight["ok"] == 30
-    assert load.in_flight == 0 and load.served == 30
+    server = serve(api)
+    try:
+        yield asyncio.run(fire(server, "/fanout", n=1, timeout=30, progress=False))
+    finally:
+        server.stop()
+        up.stop()
 
 
-def test_load_counts_and_resets() -> None:
-    counter = UpstreamLoad(capacity=2)
-    assert counter.admit() and counter.admit() and not counter.admit()
-    assert (counter.in_flight, counter.peak, counter.refused) == (2, 2, 1)
-    counter.done()
-    counter.reset()
-    assert (counter.in_flight, counter.peak, counter.served, counter.refused) == (1, 0, 0, 0)
+def test_in_flight_counts_open_spans() -> None:
+    spans = pd.DataFrame({"start": [0.0, 0.5, 1.0], "end": [1.0, 2.0, 1.5]})
+    counts = in_flight(spans, np.array([0.0, 0.7, 1.0, 1.6, 2.0]))
+    assert counts.tolist() == [1, 2, 2, 1, 0]
 
 
-def test_report_sorts_results() -> None:
-    ok, busy = httpx.Response(200), httpx.Response(503)
-    no_file = httpx.ConnectError("cannot connect")
-    no_file.__cause__ = OSError(errno.EMFILE, "Too many open files")
-    results = [ok, busy, busy, httpx.ConnectError("x"), no_file]
-    report = FanOutGauge(started=0.0).report(results)
-    assert (report["ok"], report["refused"]) == (1, 2)
-    assert (report["out_of_files"], report["other_errors"]) == (1, 1)
+def test_fan_out_spans_show_the_pool_bound_and_timeout(fanned_out: Run) -> None:
+    outcomes = fanned_out.requests["body"][0]
+    assert (outcomes.count("Response"), outcomes.count("PoolTimeout")) == (5, 7), outcomes
+    spans = fanned_out.spans
+    handlers = spans[spans["name"] == "upstream handler"]
+    assert in_flight(handlers, np.linspace(0, handlers["end"].max(), 500)).max() <= 5
 
 
-def test_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="capacity"):
-        UpstreamLoad(capacity=0)
-    with pytest.raises(ValueError, match="count"):
-        asyncio.run(bytes_per_waiting_task(0))
+def test_plot_fanout_is_legible_at_notebook_width(fanned_out: Run) -> None:
+    fig = plot_fanout(fanned_out, title="five at a time", max_connections=5, pool_timeout_s=0.3)
+    assert isinstance(fig, LabFigure) and len(fig.axes) == 1
+    assert fig.get_figwidth() * 100 == pytest.approx(NOTEBOOK_PX)
+    small = [(size, text) for size, text in effective_sizes(fig) if size < SMALL - 0.01]
+    assert not small, small
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert any("at the upstream" in label for label in labels)
 
 
-def test_bytes_per_waiting_task_is_positive() -> None:
-    assert 100 < asyncio.run(bytes_per_waiting_task(200)) < 100_000
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="no RLIMIT_NOFILE")
-def test_fan_out_past_the_file_limit_fails_calls_and_is_counted(
-    upstream: Server, caplog: pytest.LogCaptureFixture
-) -> None:
-    fds = open_fds()
-    assert fds is not None
-    with caplog.at_level(logging.ERROR, logger="asyncio"), open_file_limit(fds + 100):
-        report, _ = fan_out(upstream.url, 300, None)  # two files per call: far past the limit
-    assert report["out_of_files"] > 0, report
-    assert report["ok"] + report["refused"] + report["out_of_files"] + report["other_errors"] == 300
-    assert not [r for r in caplog.records if "out of system resource" in r.getMessage()], (
-        "watch() should count asyncio's accept failures, not let them print"
-    )
-    quiet, _ = fan_out(upstream.url, 20, 5)  # the limit is back: calls get through again
-    assert quiet["ok"] == 20 and quiet["out_of_files"] == 0
+def test_plot_fanout_names_the_missing_span(fanned_out: Run) -> None:
+    with pytest.raises(ValueError, match="no span 'nope'"):
+        plot_fanout(fanned_out, title="t", call="nope")
 
 
 def test_exception_leaves_plain() -> None:
@@ -140,11 +109,3 @@ def test_exception_leaves_flattens_groups() -> None:
     a, b, c = ValueError("a"), KeyError("b"), TypeError("c")
     group = ExceptionGroup("outer", [a, ExceptionGroup("inner", [b, c])])  # type: ignore[name-defined]  # noqa: F821
     assert exception_leaves(group) == [a, b, c]
-
-
-def test_plot_fanout() -> None:
-    gauge = FanOutGauge(started=0.0, t=[0.0, 0.01], calls=[0, 3], tasks=[1, 7])
-    fig = plot_fanout([gauge], titles=["one"], capacity=3, title="t")
-    assert isinstance(fig, LabFigure) and len(fig.axes) == 2
-    with pytest.raises(ValueError, match="titles"):
-        plot_fanout([gauge], titles=[])

@@ -8,8 +8,7 @@
 The bench: ``serve``, ``Server``, ``stop_all``, ``fire``, ``Run``, ``compare``,
 ``plot_timeline``, ``summary_frame``, ``sized``, ``fast_mode``.
 Closer looks some lessons take: ``plot_spans``, ``plot_request``, ``ms_after``,
-``plot_thread_lanes``, ``plot_cpu``, ``peak_overlap``, ``count_waves``,
-``OneShotTransport``, ``open_file_limit``, ``failure_reasons``.
+``plot_thread_lanes``, ``peak_overlap``, ``count_waves``.
 
 The modules behind these names are private (``helpers/_server.py`` …). Support for a single
 lesson lives in ``helpers.lessons``, named after its lesson (``helpers.lessons.l04_cpu``);
@@ -27,30 +26,23 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from helpers._config import fast_mode, sized
-    from helpers._cpu_account import plot_cpu
     from helpers._load import fire
-    from helpers._open_files import failure_reasons, open_file_limit
     from helpers._plots import compare, plot_timeline, summary_frame
     from helpers._run import Run
     from helpers._server import Server, serve, stop_all
     from helpers._stats import count_waves, peak_overlap
     from helpers._thread_lanes import plot_thread_lanes
     from helpers._timelines import ms_after, plot_request, plot_spans
-    from helpers._transport import OneShotTransport
 
 _HOMES = {
-    "OneShotTransport": "helpers._transport",
     "Run": "helpers._run",
     "Server": "helpers._server",
     "compare": "helpers._plots",
     "count_waves": "helpers._stats",
-    "failure_reasons": "helpers._open_files",
     "fast_mode": "helpers._config",
     "fire": "helpers._load",
     "ms_after": "helpers._timelines",
-    "open_file_limit": "helpers._open_files",
     "peak_overlap": "helpers._stats",
-    "plot_cpu": "helpers._cpu_account",
     "plot_request": "helpers._timelines",
     "plot_spans": "helpers._timelines",
     "plot_thread_lanes": "helpers._thread_lanes",
@@ -62,18 +54,14 @@ _HOMES = {
 }
 
 __all__ = [
-    "OneShotTransport",
     "Run",
     "Server",
     "compare",
     "count_waves",
-    "failure_reasons",
     "fast_mode",
     "fire",
     "ms_after",
-    "open_file_limit",
     "peak_overlap",
-    "plot_cpu",
     "plot_request",
     "plot_spans",
     "plot_thread_lanes",

@@ -3,38 +3,30 @@
 Every TCP connection is an open file. ``open_file_limit`` sets the soft limit for a block
 (on purpose: ``fire`` leaves a limit set this way alone), ``ensure_open_files`` raises the
 soft limit within the hard limit when a burst needs more (``fire`` calls it), ``open_fds``
-counts what is open, ``out_of_files`` / ``failure_reasons`` read "Too many open files" out of
-failed calls, and ``AcceptFailures`` counts the times a server could not ``accept()`` for
-want of a file.
+counts what is open, and ``accept_failures_total`` counts the times a lab server could not
+``accept()`` for want of a file.
 """
 
 from __future__ import annotations
 
-import errno
-import logging
 import os
 import threading
-from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 __all__ = [
     "ACCEPT_FAILED",
-    "AcceptFailures",
     "FileLimitError",
     "accept_failures_total",
     "ensure_open_files",
-    "failure_reasons",
     "note_accept_failure",
     "open_fds",
     "open_file_limit",
-    "out_of_files",
 ]
 
 # What asyncio logs when accept() fails for want of a file (asyncio/selector_events.py:
 # BaseSelectorEventLoop._accept_connection), once per connection it could not accept.
 ACCEPT_FAILED = "socket.accept() out of system resource"
-FILE_ERRNOS = (errno.EMFILE, errno.ENFILE)  # "Too many open files" (process, system)
 MIN_FILE_LIMIT = 64
 # What ensure_open_files raises the soft limit to at least, so that one raise covers the
 # lab's usual bursts and the learner reads the notice once, not before every bigger burst.
@@ -159,35 +151,6 @@ def ensure_open_files(connections: int, *, files_each: int = 1, what: str) -> in
     )
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    """``exc``, then the exceptions it was raised from (``__cause__`` / ``__context__``);
-    at most 10, so a cycle cannot loop forever."""
-    seen: BaseException | None = exc
-    for _ in range(10):
-        if seen is None:
-            return
-        yield seen
-        seen = seen.__cause__ or seen.__context__
-
-
-def out_of_files(exc: BaseException) -> bool:
-    """Whether ``exc`` (or an exception it was raised from) is "Too many open files"."""
-    return any(isinstance(e, OSError) and e.errno in FILE_ERRNOS for e in _chain(exc))
-
-
-def failure_reasons(results: Sequence[object]) -> dict[str, int]:
-    """How many of ``results`` failed, by reason: the exception type and, for errors that
-    come from the OS, its message (``"ConnectError: Too many open files"``); HTTP
-    responses are not failures here. Most common first."""
-    reasons: Counter[str] = Counter()
-    for result in results:
-        if not isinstance(result, BaseException):
-            continue
-        os_messages = (e.strerror for e in _chain(result) if isinstance(e, OSError) and e.strerror)
-        reasons[f"{type(result).__name__}: {next(os_messages, str(result))}"] += 1
-    return dict(reasons.most_common())
-
-
 def note_accept_failure() -> None:
     """Count one failed ``accept()`` on a lab server (its loop calls this instead of logging
     the failure: see ``helpers/_server.py``)."""
@@ -199,29 +162,3 @@ def note_accept_failure() -> None:
 def accept_failures_total() -> int:
     """Failed ``accept()`` calls on lab servers in this process so far."""
     return _accept_failures
-
-
-class AcceptFailures(logging.Filter):
-    """Counts failed ``accept()`` calls from when it is created (in ``count``): those lab
-    servers noted, plus asyncio's log records of them from other loops, which it keeps out of
-    the output when added to the ``asyncio`` logger. asyncio logs one full traceback per
-    connection it could not accept, up to the listen backlog each time
-    (python/cpython#151615), thousands of identical lines."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._logged = 0
-        self._noted_before = accept_failures_total()
-        self._lock = threading.Lock()
-
-    @property
-    def count(self) -> int:
-        """Failed ``accept()`` calls seen since this filter was created."""
-        return self._logged + accept_failures_total() - self._noted_before
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not str(record.msg).startswith(ACCEPT_FAILED):
-            return True
-        with self._lock:
-            self._logged += 1
-        return False

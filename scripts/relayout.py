@@ -106,12 +106,8 @@ FRONT_DOOR: dict[str, str] = {
     "plot_request": "_timelines",
     "ms_after": "_timelines",
     "plot_thread_lanes": "_thread_lanes",
-    "plot_cpu": "_cpu_account",
     "peak_overlap": "_stats",
     "count_waves": "_stats",
-    "OneShotTransport": "_transport",
-    "open_file_limit": "_open_files",
-    "failure_reasons": "_open_files",
 }
 CORE_COUNT = 10  # the first names of FRONT_DOOR; the rest are listed apart in the docstring
 

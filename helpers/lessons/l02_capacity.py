@@ -1,4 +1,4 @@
-"""How much a server takes: cost per request, waves through the thread pool, latencies.
+"""Lesson 02: waves through the thread pool, and the latency figure.
 
 Pure functions over ``Run`` objects; nothing is sent or served here.
 """
@@ -15,43 +15,9 @@ from helpers._plots import BUSY_COLOR, FONT, QUEUED_COLOR, SMALL, WIDTH_IN, LabF
 from helpers._run import Run, request_waves
 
 __all__ = [
-    "per_request_cost",
     "plot_latencies",
     "wave_sizes",
 ]
-
-
-def per_request_cost(runs: Sequence[Run], sleep_s: float) -> pd.DataFrame:
-    """What a burst cost beyond the time its handlers spent sleeping, per request.
-
-    Args:
-        runs: bursts against an endpoint that awaits ``sleep_s`` seconds and does nothing
-            else.
-        sleep_s: the sleep of each request, **seconds**.
-
-    Returns a row per run: ``n``, ``makespan_s``, ``beyond_sleep_s`` (makespan minus
-    the sleep), ``ms_per_request`` (that excess divided by ``n``, **milliseconds**),
-    ``client_overhead_p50_ms`` and ``max_lag_ms`` from the run summary.
-    """
-    if not sleep_s >= 0:
-        raise ValueError(f"sleep_s must be ≥ 0 seconds, got {sleep_s!r}")
-    rows = []
-    for run in runs:
-        s = run.summary()
-        beyond = max(0.0, s["makespan_s"] - sleep_s)
-        rows.append(
-            {
-                "n": s["n"],
-                "makespan_s": s["makespan_s"],
-                "beyond_sleep_s": round(beyond, 3),
-                "ms_per_request": round(beyond / s["n"] * 1000, 3),
-                "client_overhead_p50_ms": s["client_overhead_p50_ms"],
-                "max_lag_ms": s["max_lag_ms"],
-            }
-        )
-    names = [r.label or f"run {i}" for i, r in enumerate(runs)]
-    frame: pd.DataFrame = pd.DataFrame(rows, index=names)
-    return frame
 
 
 def plot_latencies(*runs: Run, titles: Sequence[str] | None = None, title: str = "") -> LabFigure:

@@ -1,8 +1,7 @@
-"""capacity: cost per request, wave sizes, the latency figure."""
+"""capacity: wave sizes, the latency figure."""
 
 from __future__ import annotations
 
-import math
 import time
 
 import pytest
@@ -12,23 +11,12 @@ from opentelemetry import trace
 from helpers import Server, serve
 from helpers._plots import NOTEBOOK_PX, SMALL
 from helpers.lessons.l02_capacity import (
-    per_request_cost,
     plot_latencies,
     wave_sizes,
 )
 from tests.conftest import burst
 from tests.test_plots import effective_sizes
 from tests.test_run import make_run
-
-
-def test_per_request_cost_divides_the_time_beyond_the_sleep() -> None:
-    cost = per_request_cost([make_run()], sleep_s=0.5)
-    row = cost.iloc[0]
-    assert row["n"] == 3
-    assert math.isclose(row["beyond_sleep_s"], 0.6)
-    assert math.isclose(row["ms_per_request"], 200.0)
-    with pytest.raises(ValueError, match="sleep_s"):
-        per_request_cost([make_run()], sleep_s=-1)
 
 
 def test_wave_sizes_agree_with_the_summary() -> None:

@@ -8,6 +8,7 @@ worker threads; ``plot_threads`` draws them next to the server's thread-pool gau
 from __future__ import annotations
 
 import asyncio
+import textwrap
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from helpers._plots import BUSY_COLOR, FONT, WAITING_COLOR, LabFigure
+from helpers._plots import BUSY_COLOR, FONT, SMALL, WAITING_COLOR, WIDTH_IN, LabFigure
 from helpers._probes import Ticker
 
 __all__ = [
@@ -102,7 +103,7 @@ def plot_threads(counts: ThreadCounts, busy: pd.DataFrame, title: str) -> LabFig
     """aiosqlite threads and anyio worker threads alive over time, with the server's
     thread-pool gauge (``run.pool``: ``t`` and ``busy``) for comparison; time in **ms**."""
     table = counts.frame()
-    fig = LabFigure(figsize=(12, 4.5), layout="constrained")
+    fig = LabFigure(figsize=(WIDTH_IN, 4.5), layout="constrained")
     ax = fig.subplots()
     ax.step(table["t"] * 1000, table["aiosqlite"], where="post", color=BUSY_COLOR, linewidth=2,
             label="aiosqlite connection threads alive")  # fmt: skip
@@ -111,7 +112,9 @@ def plot_threads(counts: ThreadCounts, busy: pd.DataFrame, title: str) -> LabFig
     ax.set_xlabel("time since the watch started (ms)", fontsize=FONT)
     ax.set_ylabel("threads", fontsize=FONT)
     ax.set_ylim(0, max(counts.peak_aiosqlite, 1) * 1.2 + 1)
-    ax.set_title(title, fontsize=FONT + 1, loc="left")
+    ax.set_title(textwrap.fill(title, int(WIDTH_IN * 72 / ((FONT + 1) * 0.5))), fontsize=FONT + 1,
+                 loc="left")  # fmt: skip
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=FONT - 2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.tick_params(labelsize=SMALL)
+    ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from helpers import serve
-from helpers._plots import LabFigure
+from helpers._plots import SMALL, WIDTH_IN, LabFigure
 from helpers.lessons.l06_db_threads import (
     AIOSQLITE_THREAD,
     plot_threads,
@@ -20,6 +20,7 @@ from helpers.lessons.l06_db_threads import (
     watch_threads,
 )
 from tests.conftest import burst
+from tests.test_plots import effective_sizes
 
 
 def test_aiosqlite_starts_one_thread_per_connection_and_dispose_ends_them(tmp_path: Path) -> None:
@@ -75,4 +76,8 @@ def test_plot_threads_beside_a_real_run() -> None:
                 await asyncio.sleep(0.02)
             return plot_threads(counts, run.pool, "threads")
 
-        assert isinstance(asyncio.run(watched()), LabFigure)
+        figure = asyncio.run(watched())
+    assert isinstance(figure, LabFigure)
+    assert figure.get_figwidth() == WIDTH_IN, "drawn at notebook width, never scaled down"
+    small = [(size, text) for size, text in effective_sizes(figure) if size < SMALL]
+    assert not small, f"text under {SMALL} pt at notebook width: {small}"

@@ -33,7 +33,6 @@ INLINE_SOLUTIONS = {
     "03_blocking_the_loop",
     "04_cpu_bound",
     "05_calling_services",
-    "06_databases",
     "07_dependencies_and_background",
     "08_task_patterns",
     "09_scaling_out",

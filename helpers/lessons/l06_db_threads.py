@@ -84,7 +84,8 @@ async def watch_threads(period: float = 0.005) -> AsyncIterator[ThreadCounts]:
     """Count aiosqlite and anyio threads every ``period`` **seconds** while the block runs.
 
     The sampling task runs on the caller's event loop (the notebook's), which is a
-    different loop from the server's, so it keeps reading while the server is busy.
+    different loop from the server's, so it keeps reading while the server is busy. One
+    more reading is taken as the block ends.
     """
     counts = ThreadCounts()
     t0 = time.perf_counter()
@@ -97,6 +98,9 @@ async def watch_threads(period: float = 0.005) -> AsyncIterator[ThreadCounts]:
 
     async with Ticker(period, read):
         yield counts
+    # One last reading as the block ends: a blocking call at its end (stopping a server that
+    # disposes an engine) can end threads after the last tick, and the figure should show it.
+    read(time.perf_counter(), 0.0)
 
 
 def plot_threads(counts: ThreadCounts, busy: pd.DataFrame, title: str) -> LabFigure:
@@ -108,7 +112,7 @@ def plot_threads(counts: ThreadCounts, busy: pd.DataFrame, title: str) -> LabFig
     ax.step(table["t"] * 1000, table["aiosqlite"], where="post", color=BUSY_COLOR, linewidth=2,
             label="aiosqlite connection threads alive")  # fmt: skip
     ax.step(busy["t"] * 1000, busy["busy"], where="post", color=WAITING_COLOR, linewidth=2,
-            label="anyio worker threads busy (server gauge)")  # fmt: skip
+            label="AnyIO worker threads busy (server gauge)")  # fmt: skip
     ax.set_xlabel("time since the watch started (ms)", fontsize=FONT)
     ax.set_ylabel("threads", fontsize=FONT)
     ax.set_ylim(0, max(counts.peak_aiosqlite, 1) * 1.2 + 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,21 @@ def test_watch_threads_samples_while_the_block_runs() -> None:
     assert asyncio.run(scenario()) >= 3
     with pytest.raises(ValueError, match="period must be"):
         asyncio.run(_enter_with(period=0))
+
+
+def test_watch_threads_reads_once_more_as_the_block_ends() -> None:
+    async def scenario() -> list[int]:
+        done = threading.Event()
+        fake = threading.Thread(target=done.wait, name=f"Thread-99 ({AIOSQLITE_THREAD})")
+        async with watch_threads(period=0.005) as counts:
+            fake.start()
+            await asyncio.sleep(0.03)
+            done.set()
+            fake.join(5)  # blocking, as stopping a server is: no tick runs after it
+        return counts.aiosqlite
+
+    readings = asyncio.run(scenario())
+    assert max(readings) >= 1 and readings[-1] == 0, f"the thread's end should be read: {readings}"
 
 
 async def _enter_with(period: float) -> None:

@@ -26,7 +26,7 @@ def roomy_nested(user_session: Session = Depends(get_roomy_session)):
 with serve(roomy) as roomy_server:
     roomy_run = await fire(roomy_server, "/nested", n=N_DEAD, label=f"pool_size={my_pool_size}")
 roomy_engine.dispose()
-print(roomy_run.requests["status"].value_counts().to_dict())
+print(f"pool_size={my_pool_size}: {Counter(roomy_run.requests['status'].tolist())}")
 assert (roomy_run.requests["status"] == 200).all(), (
     f"pool_size={my_pool_size} should serve all {N_DEAD} requests with two sessions each"
 )

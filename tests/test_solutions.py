@@ -30,7 +30,6 @@ SOLUTION_NAME = re.compile(r"solutions/(\d\d)_ex\d+\.py")
 # Lessons that still keep their solutions in hidden cells (the first edition). Remove a
 # lesson from here once it adopts solution files; the test below fails if one is forgotten.
 INLINE_SOLUTIONS = {
-    "06_databases",
     "09_scaling_out",
 }
 

@@ -10,6 +10,7 @@ connection above a count of handlers running vs connections checked out.
 
 from __future__ import annotations
 
+import textwrap
 import threading
 import time
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import QueuePool
 
 from helpers._bars import hbars
-from helpers._plots import BUSY_COLOR, FONT, WAITING_COLOR, LabFigure
+from helpers._plots import BUSY_COLOR, FONT, SMALL, WAITING_COLOR, WIDTH_IN, LabFigure
 from helpers._stats import open_over_time
 
 if TYPE_CHECKING:
@@ -178,6 +179,11 @@ class PoolRecorder:
         return pool.checkedin()
 
 
+def _wrap(title: str) -> str:
+    """Wrap a title to the figure's width: ~0.5 em per character at ``FONT + 1`` pt."""
+    return textwrap.fill(title, int(WIDTH_IN * 72 / ((FONT + 1) * 0.5)))
+
+
 def _count_over_time(table: pd.DataFrame, start: str, end: str) -> tuple[Any, Any]:
     """Step function of how many ``[start, end)`` intervals are open: (times, counts); a
     missing end (a connection still checked out) keeps its interval open."""
@@ -199,7 +205,7 @@ def plot_pool(
     holds = recorder.holds()
     closes = recorder.lifecycle()
     closes = closes[closes["event"] == "close"]
-    fig = LabFigure(figsize=(13, 7), layout="constrained")
+    fig = LabFigure(figsize=(WIDTH_IN, 7), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[1.2, 1])
     end_ms = float(run.requests["received"].max()) * 1000
     held_until = holds["checkin"].fillna(end_ms / 1000)
@@ -209,12 +215,12 @@ def plot_pool(
     if len(closes):
         top.scatter(closes["t"] * 1000, closes["connection"], marker="x", color="black", s=50,
                     zorder=4, label=f"closed by the pool ({len(closes)})")  # fmt: skip
-        top.legend(fontsize=FONT - 2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        top.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     lanes = int(max([1, *holds["connection"], *closes["connection"]]))
     top.set_ylim(lanes + 0.5, 0.5)
     top.set_yticks(range(1, lanes + 1))
     top.set_ylabel("connection #", fontsize=FONT)
-    top.set_title(title, fontsize=FONT + 1, loc="left")
+    top.set_title(_wrap(title), fontsize=FONT + 1, loc="left")
     r = run.requests[run.requests["start"].notna()]
     t_run, running = _count_over_time(r, "start", "end")
     t_pool, checked_out = _count_over_time(holds, "checkout", "checkin")
@@ -236,6 +242,6 @@ def plot_pool(
     bottom.set_ylim(0, max(int(running.max(initial=0)), pool_size + max_overflow) * 1.15 + 1)
     for ax in (top, bottom):
         ax.grid(axis="x", alpha=0.3)
-        ax.tick_params(labelsize=FONT - 1)
-    bottom.legend(fontsize=FONT - 2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+        ax.tick_params(labelsize=SMALL)
+    bottom.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig

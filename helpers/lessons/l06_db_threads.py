@@ -8,6 +8,7 @@ worker threads; ``plot_threads`` draws them next to the server's thread-pool gau
 from __future__ import annotations
 
 import asyncio
+import textwrap
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from helpers._plots import BUSY_COLOR, FONT, WAITING_COLOR, LabFigure
+from helpers._plots import BUSY_COLOR, FONT, SMALL, WAITING_COLOR, WIDTH_IN, LabFigure
 from helpers._probes import Ticker
 
 __all__ = [
@@ -83,7 +84,8 @@ async def watch_threads(period: float = 0.005) -> AsyncIterator[ThreadCounts]:
     """Count aiosqlite and anyio threads every ``period`` **seconds** while the block runs.
 
     The sampling task runs on the caller's event loop (the notebook's), which is a
-    different loop from the server's, so it keeps reading while the server is busy.
+    different loop from the server's, so it keeps reading while the server is busy. One
+    more reading is taken as the block ends.
     """
     counts = ThreadCounts()
     t0 = time.perf_counter()
@@ -96,22 +98,27 @@ async def watch_threads(period: float = 0.005) -> AsyncIterator[ThreadCounts]:
 
     async with Ticker(period, read):
         yield counts
+    # One last reading as the block ends: a blocking call at its end (stopping a server that
+    # disposes an engine) can end threads after the last tick, and the figure should show it.
+    read(time.perf_counter(), 0.0)
 
 
 def plot_threads(counts: ThreadCounts, busy: pd.DataFrame, title: str) -> LabFigure:
     """aiosqlite threads and anyio worker threads alive over time, with the server's
     thread-pool gauge (``run.pool``: ``t`` and ``busy``) for comparison; time in **ms**."""
     table = counts.frame()
-    fig = LabFigure(figsize=(12, 4.5), layout="constrained")
+    fig = LabFigure(figsize=(WIDTH_IN, 4.5), layout="constrained")
     ax = fig.subplots()
     ax.step(table["t"] * 1000, table["aiosqlite"], where="post", color=BUSY_COLOR, linewidth=2,
             label="aiosqlite connection threads alive")  # fmt: skip
     ax.step(busy["t"] * 1000, busy["busy"], where="post", color=WAITING_COLOR, linewidth=2,
-            label="anyio worker threads busy (server gauge)")  # fmt: skip
+            label="AnyIO worker threads busy (server gauge)")  # fmt: skip
     ax.set_xlabel("time since the watch started (ms)", fontsize=FONT)
     ax.set_ylabel("threads", fontsize=FONT)
     ax.set_ylim(0, max(counts.peak_aiosqlite, 1) * 1.2 + 1)
-    ax.set_title(title, fontsize=FONT + 1, loc="left")
+    ax.set_title(textwrap.fill(title, int(WIDTH_IN * 72 / ((FONT + 1) * 0.5))), fontsize=FONT + 1,
+                 loc="left")  # fmt: skip
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=FONT - 2, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.tick_params(labelsize=SMALL)
+    ax.legend(fontsize=SMALL, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig

@@ -13,9 +13,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from helpers import serve
-from helpers._plots import LabFigure
+from helpers._plots import SMALL, WIDTH_IN, LabFigure
 from helpers.lessons.l06_db_pool import PoolRecorder, plot_pool
 from tests.conftest import burst
+from tests.test_plots import effective_sizes
 
 
 def test_recorder_sees_each_checkout_and_the_pool_limit(tmp_path: Path) -> None:
@@ -122,8 +123,13 @@ def test_plot_pool_from_a_real_run(tmp_path: Path) -> None:
     first.close()
     second.close()  # the pool (size 1) is full again: this one is closed
     assert overflow.connections_closed() == 1
-    figure = plot_pool(run, overflow, pool_size=1, title="overflow", max_overflow=1)
+    title = "a title long enough to need two lines at notebook width, " * 3
+    figure = plot_pool(run, overflow, pool_size=1, title=title, max_overflow=1)
     assert isinstance(figure, LabFigure)
+    assert figure.get_figwidth() == WIDTH_IN, "drawn at notebook width, never scaled down"
+    small = [(size, text) for size, text in effective_sizes(figure) if size < SMALL]
+    assert not small, f"text under {SMALL} pt at notebook width: {small}"
+    assert "\n" in figure.get_axes()[0].get_title(loc="left"), "a long title wraps"
     with pytest.raises(ValueError, match="max_overflow must be ≥ 0"):
         plot_pool(run, overflow, pool_size=1, title="overflow", max_overflow=-1)
     overflow.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from helpers import serve
-from helpers._plots import LabFigure
+from helpers._plots import SMALL, WIDTH_IN, LabFigure
 from helpers.lessons.l06_db_threads import (
     AIOSQLITE_THREAD,
     plot_threads,
@@ -20,6 +21,7 @@ from helpers.lessons.l06_db_threads import (
     watch_threads,
 )
 from tests.conftest import burst
+from tests.test_plots import effective_sizes
 
 
 def test_aiosqlite_starts_one_thread_per_connection_and_dispose_ends_them(tmp_path: Path) -> None:
@@ -55,6 +57,21 @@ def test_watch_threads_samples_while_the_block_runs() -> None:
         asyncio.run(_enter_with(period=0))
 
 
+def test_watch_threads_reads_once_more_as_the_block_ends() -> None:
+    async def scenario() -> list[int]:
+        done = threading.Event()
+        fake = threading.Thread(target=done.wait, name=f"Thread-99 ({AIOSQLITE_THREAD})")
+        async with watch_threads(period=0.005) as counts:
+            fake.start()
+            await asyncio.sleep(0.03)
+            done.set()
+            fake.join(5)  # blocking, as stopping a server is: no tick runs after it
+        return counts.aiosqlite
+
+    readings = asyncio.run(scenario())
+    assert max(readings) >= 1 and readings[-1] == 0, f"the thread's end should be read: {readings}"
+
+
 async def _enter_with(period: float) -> None:
     async with watch_threads(period=period):
         pass
@@ -75,4 +92,8 @@ def test_plot_threads_beside_a_real_run() -> None:
                 await asyncio.sleep(0.02)
             return plot_threads(counts, run.pool, "threads")
 
-        assert isinstance(asyncio.run(watched()), LabFigure)
+        figure = asyncio.run(watched())
+    assert isinstance(figure, LabFigure)
+    assert figure.get_figwidth() == WIDTH_IN, "drawn at notebook width, never scaled down"
+    small = [(size, text) for size, text in effective_sizes(figure) if size < SMALL]
+    assert not small, f"text under {SMALL} pt at notebook width: {small}"

@@ -1,9 +1,10 @@
 """Lesson 09, client side: bursts at uvicorn worker processes, and what they tell.
 
 ``fire_url`` sends a burst to a server in another process (one started by
-``helpers.lessons.l09_workers.start_workers``). The lab's tracing cannot see inside that process, so
-each endpoint of ``helpers.lessons.l09_worker_app`` reports its own pid, thread and wall-clock start
-and end in the response body, and ``fire_url`` puts those on the run's timeline.
+``helpers.lessons.l09_workers.start_workers``). The lab's tracing cannot see inside that
+process, so each endpoint of the lesson's app reports its own pid, thread and wall-clock
+start and end in the response body (``pid``, ``thread``, ``thread_id``, ``start``, ``end``,
+optionally ``on_loop``), and ``fire_url`` puts those on the run's timeline.
 ``bodies_frame``, ``process_frame`` and ``plot_processes`` read and draw them.
 """
 

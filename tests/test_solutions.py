@@ -35,7 +35,6 @@ INLINE_SOLUTIONS = {
     "06_databases",
     "07_dependencies_and_background",
     "08_task_patterns",
-    "09_scaling_out",
     "10_capstone",
     "11_claims_check",
 }

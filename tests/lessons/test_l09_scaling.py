@@ -40,6 +40,22 @@ def test_a_url_target_gets_the_handlers_stamps(tmp_path: Path) -> None:
     assert set(run.requests["pid"]) == {server.pid}
 
 
+def test_plot_processes_is_notebook_wide_with_legible_text(tmp_path: Path) -> None:
+    from helpers._plots import DPI, NOTEBOOK_PX, SMALL
+    from tests.test_plots import effective_sizes
+
+    with start_workers(write_app(tmp_path), workers=2, app_dir=tmp_path) as server:
+        run = asyncio.run(fire_url(server, "/sync_sleep", n=20, params={"seconds": 0.05}))
+    title = "a long title that states the finding: at most 80 at once, 3 waves, 2.21 s"
+    fig = plot_processes(run, run, titles=[title, title])
+    assert round(fig.get_figwidth() * DPI) == NOTEBOOK_PX
+    small = [(size, text) for size, text in effective_sizes(fig) if size < SMALL]
+    assert not small, f"text under {SMALL} pt: {small}"
+    for ax in fig.axes[:2]:
+        box = ax.title.get_window_extent()
+        assert box.x1 <= fig.get_figwidth() * DPI + 1, "a title runs off the figure"
+
+
 def test_plot_processes_needs_a_title_per_run() -> None:
     with pytest.raises(ValueError, match="titles"):
         plot_processes(titles=["one too many"])

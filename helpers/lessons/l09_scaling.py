@@ -129,10 +129,11 @@ def process_frame(run: Run) -> Any:
     return frame
 
 
-def plot_processes(*runs: Run, titles: list[str], per_worker: int = 40) -> LabFigure:
+def plot_processes(*runs: Run, titles: list[str], per_worker: int | None = 40) -> LabFigure:
     """Per run: requests coloured by worker process (top) and handlers running per process
     over time (bottom, stacked), time in **ms**; the dotted line is ``per_worker`` × the
-    number of processes seen."""
+    number of processes seen. ``per_worker=None`` draws no line and scales the bottom
+    panel to the handlers (for bursts far below the thread limit)."""
     import textwrap
 
     import numpy as np
@@ -173,13 +174,15 @@ def plot_processes(*runs: Run, titles: list[str], per_worker: int = 40) -> LabFi
             colors=[palette(i % 10) for i in range(len(pids))],
             labels=[f"pid {p}" for p in pids],
         )
-        limit = per_worker * len(pids)
-        axes[1][col].axhline(
-            limit,
-            color="gray",
-            linestyle=":",
-            label=f"{per_worker} threads × {len(pids)} process(es)",
-        )
+        limit = 0
+        if per_worker is not None:
+            limit = per_worker * len(pids)
+            axes[1][col].axhline(
+                limit,
+                color="gray",
+                linestyle=":",
+                label=f"{per_worker} threads × {len(pids)} process(es)",
+            )
         top = max(top, limit, int(np.sum(stacks, axis=0).max()))
         axes[0][col].set_title(textwrap.fill(title, chars), fontsize=FONT, loc="left")
         axes[0][col].set_ylabel("request (by start)" if col == 0 else "", fontsize=FONT)

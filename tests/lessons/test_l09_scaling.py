@@ -51,6 +51,10 @@ def test_plot_processes_is_notebook_wide_with_legible_text(tmp_path: Path) -> No
     assert round(fig.get_figwidth() * DPI) == NOTEBOOK_PX
     small = [(size, text) for size, text in effective_sizes(fig) if size < SMALL]
     assert not small, f"text under {SMALL} pt: {small}"
+    unscaled = plot_processes(run, titles=["no thread line"], per_worker=None)
+    assert unscaled.axes[1].get_ylim()[1] < 40 * 1.25, (
+        "without the line the panel fits the handlers"
+    )
     for ax in fig.axes[:2]:
         box = ax.title.get_window_extent()
         assert box.x1 <= fig.get_figwidth() * DPI + 1, "a title runs off the figure"

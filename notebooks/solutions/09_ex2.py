@@ -11,4 +11,4 @@ print(
 )
 assert plan_ex["workers"] == 8, "⌈300 / 40⌉ = 8 workers"
 assert machines["replicas"] == 4, "⌈1000 / (533 × 0.7)⌉ = 3 machines, plus a spare"
-assert workers_total * fits_each <= 300, "every worker's pool at its fullest must fit the database"
+assert fits_each == 18, "300 connections ÷ 16 workers: each pool may hold at most 18 (5 + 10 = 15 fits)"

@@ -11,4 +11,6 @@ print(
 )
 assert plan_ex["workers"] == 8, "⌈300 / 40⌉ = 8 workers"
 assert machines["replicas"] == 4, "⌈1000 / (533 × 0.7)⌉ = 3 machines, plus a spare"
-assert fits_each == 18, "300 connections ÷ 16 workers: each pool may hold at most 18 (5 + 10 = 15 fits)"
+assert fits_each == 18, (
+    "300 connections ÷ 16 workers: each pool may hold at most 18 (5 + 10 = 15 fits)"
+)

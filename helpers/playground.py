@@ -27,7 +27,7 @@ from helpers._run import Run
 from helpers._server import Server, serve
 from helpers.apps import demo_app
 
-__all__ = ["KINDS", "LONG_BURST_S", "Playground", "estimate_seconds"]
+__all__ = ["KINDS", "LONG_BURST_S", "LongBurstError", "Playground", "estimate_seconds"]
 
 display: Callable[..., Any] = _untyped_display  # IPython ships no type hints for it
 HTML: Callable[..., Any] = _untyped_html

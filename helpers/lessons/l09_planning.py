@@ -9,6 +9,7 @@ lesson measures λ in the notebook).
 from __future__ import annotations
 
 import math
+
 __all__ = ["replicas_needed", "workers_needed"]
 
 

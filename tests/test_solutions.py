@@ -5,10 +5,6 @@ metadata names its solution, ``"solution": "solutions/NN_exK.py"`` (relative to 
 and whose code tells the learner to replace it with ``%load solutions/NN_exK.py``. Run All
 runs the exercise cell as the learner finds it; CI substitutes each solution into its cell and
 runs the whole notebook, so every solution is checked in context.
-
-To adopt it in a lesson: move each hidden solution cell's code to ``solutions/NN_exK.py``,
-delete the cell, tag the exercise cell, add the metadata and the ``%load`` line, and take the
-lesson out of ``INLINE_SOLUTIONS``.
 """
 
 from __future__ import annotations
@@ -27,12 +23,6 @@ SOLUTION_DIR = NOTEBOOK_DIR / "solutions"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 SOLUTION_NAME = re.compile(r"solutions/(\d\d)_ex\d+\.py")
 
-# Lessons that still keep their solutions in hidden cells (the first edition). Remove a
-# lesson from here once it adopts solution files; the test below fails if one is forgotten.
-INLINE_SOLUTIONS = {
-    "09_scaling_out",
-}
-
 
 def exercises(path: Path) -> list[tuple[int, Any]]:
     """(index, cell) of every cell tagged ``exercise`` in the notebook at ``path``."""
@@ -45,7 +35,7 @@ def exercises(path: Path) -> list[tuple[int, Any]]:
 
 
 def is_inline_solution(cell: Any) -> bool:
-    """A first-edition solution: a code cell that starts with ``# Solution`` or hides its code."""
+    """A solution Run All would execute: a code cell starting ``# Solution`` or hiding its code."""
     return cell.cell_type == "code" and (
         cell.source.lstrip().startswith("# Solution")
         or bool(cell.metadata.get("jupyter", {}).get("source_hidden"))
@@ -78,13 +68,10 @@ def test_every_exercise_names_a_solution_file_that_exists() -> None:
 def test_solutions_do_not_run_on_run_all(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     inline = [i for i, cell in enumerate(nb.cells) if is_inline_solution(cell)]
-    if path.stem in INLINE_SOLUTIONS:
-        assert inline, f"{path.stem} has no inline solutions left: remove it from INLINE_SOLUTIONS"
-    else:
-        assert not inline, (
-            f"{path.name} cells {inline} hold a solution that Run All would execute; move it "
-            "to notebooks/solutions/ (see this module's docstring)"
-        )
+    assert not inline, (
+        f"{path.name} cells {inline} hold a solution that Run All would execute; move it "
+        "to notebooks/solutions/ (see this module's docstring)"
+    )
 
 
 def test_a_hidden_solution_cell_is_recognised() -> None:

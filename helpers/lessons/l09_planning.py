@@ -1,22 +1,16 @@
 """Capacity planning with Little's law, L = λ·W (lesson 09).
 
 ``L`` is how many requests are in the system at once, ``λ`` (lambda) how many finish per
-second, ``W`` how long each one stays, in seconds. ``measured_little`` reads all three off
-a ``Run``; ``workers_needed`` and ``replicas_needed`` are the planning arithmetic. The
-planning functions compute; they measure nothing.
+second, ``W`` the mean time each one stays, in seconds. ``workers_needed`` and
+``replicas_needed`` are the planning arithmetic: they compute; they measure nothing (the
+lesson measures λ in the notebook).
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
-import numpy as np
-
-if TYPE_CHECKING:
-    from helpers._run import Run
-
-__all__ = ["measured_little", "replicas_needed", "workers_needed"]
+__all__ = ["replicas_needed", "workers_needed"]
 
 
 def _positive(name: str, value: float) -> None:
@@ -35,33 +29,6 @@ def _enough(total: float, each: float) -> int:
     while count > 1 and (count - 1) * each >= total:
         count -= 1
     return count
-
-
-def measured_little(run: Run) -> dict[str, float]:
-    """Little's law on one burst, over the window from the first handler start to the last
-    handler end.
-
-    Returns ``throughput_rps`` (λ: handlers finished ÷ window), ``time_in_handler_s`` (W:
-    mean ``end - start``, **seconds**), ``in_flight_avg`` (L: time-averaged number of
-    handlers running, integrated over the window) and ``lambda_times_w`` (λ·W, which
-    equals L when every handler starts and ends inside the window — here by construction).
-    """
-    r = run.requests.dropna(subset=["start", "end"])
-    if len(r) < 2:
-        raise ValueError(f"measured_little needs ≥ 2 requests with handler times, got {len(r)}")
-    start, end = r["start"].to_numpy(float), r["end"].to_numpy(float)
-    window = float(end.max() - start.min())
-    grid = np.linspace(start.min(), end.max(), 2000)
-    running = ((start[:, None] <= grid) & (grid < end[:, None])).sum(axis=0)
-    throughput = len(r) / window
-    w = float((end - start).mean())
-    return {
-        "window_s": round(window, 3),
-        "throughput_rps": round(throughput, 1),
-        "time_in_handler_s": round(w, 3),
-        "in_flight_avg": round(float(running.mean()), 1),
-        "lambda_times_w": round(throughput * w, 1),
-    }
 
 
 def workers_needed(target_rps: float, latency_s: float, per_worker: int = 40) -> dict[str, float]:

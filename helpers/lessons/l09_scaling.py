@@ -1,9 +1,10 @@
 """Lesson 09, client side: bursts at uvicorn worker processes, and what they tell.
 
 ``fire_url`` sends a burst to a server in another process (one started by
-``helpers.lessons.l09_workers.start_workers``). The lab's tracing cannot see inside that process, so
-each endpoint of ``helpers.lessons.l09_worker_app`` reports its own pid, thread and wall-clock start
-and end in the response body, and ``fire_url`` puts those on the run's timeline.
+``helpers.lessons.l09_workers.start_workers``). The lab's tracing cannot see inside that
+process, so each endpoint of the lesson's app reports its own pid, thread and wall-clock
+start and end in the response body (``pid``, ``thread``, ``thread_id``, ``start``, ``end``,
+optionally ``on_loop``), and ``fire_url`` puts those on the run's timeline.
 ``bodies_frame``, ``process_frame`` and ``plot_processes`` read and draw them.
 """
 
@@ -128,18 +129,26 @@ def process_frame(run: Run) -> Any:
     return frame
 
 
-def plot_processes(*runs: Run, titles: list[str], per_worker: int = 40) -> LabFigure:
+def plot_processes(*runs: Run, titles: list[str], per_worker: int | None = 40) -> LabFigure:
     """Per run: requests coloured by worker process (top) and handlers running per process
     over time (bottom, stacked), time in **ms**; the dotted line is ``per_worker`` × the
-    number of processes seen."""
+    number of processes seen. ``per_worker=None`` draws no line and scales the bottom
+    panel to the handlers (for bursts far below the thread limit)."""
+    import textwrap
+
     import numpy as np
     from matplotlib import colormaps
 
-    from helpers._plots import FONT, LabFigure
+    from helpers._plots import FONT, SMALL, WIDTH_IN, LabFigure
 
     if len(titles) != len(runs):
         raise ValueError(f"titles has {len(titles)} entries for {len(runs)} runs")
-    fig = LabFigure(figsize=(max(6.5 * len(runs) + 1, 10), 8), layout="constrained")
+    if not runs:
+        raise ValueError("plot_processes needs at least one run")
+    # Notebook width, so no text is scaled below SMALL; titles wrap to their panel's width
+    # (~0.5 em per character of DejaVu Sans, less ~0.8 in of y labels).
+    fig = LabFigure(figsize=(WIDTH_IN, 7.5), layout="constrained")
+    chars = max(20, int((WIDTH_IN / len(runs) - 0.8) * 72 / (FONT * 0.5)))
     axes = fig.subplots(2, len(runs), sharex=True, squeeze=False, height_ratios=[2.2, 1])
     palette = colormaps["tab10"]
     top = 1
@@ -165,21 +174,24 @@ def plot_processes(*runs: Run, titles: list[str], per_worker: int = 40) -> LabFi
             colors=[palette(i % 10) for i in range(len(pids))],
             labels=[f"pid {p}" for p in pids],
         )
-        limit = per_worker * len(pids)
-        axes[1][col].axhline(
-            limit,
-            color="gray",
-            linestyle=":",
-            label=f"{per_worker} threads × {len(pids)} process(es)",
-        )
+        limit = 0
+        if per_worker is not None:
+            limit = per_worker * len(pids)
+            axes[1][col].axhline(
+                limit,
+                color="gray",
+                linestyle=":",
+                label=f"{per_worker} threads × {len(pids)} process(es)",
+            )
         top = max(top, limit, int(np.sum(stacks, axis=0).max()))
-        axes[0][col].set_title(title, fontsize=FONT + 1, loc="left")
+        axes[0][col].set_title(textwrap.fill(title, chars), fontsize=FONT, loc="left")
         axes[0][col].set_ylabel("request (by start)" if col == 0 else "", fontsize=FONT)
         axes[1][col].set_ylabel("handlers running" if col == 0 else "", fontsize=FONT)
         axes[1][col].set_xlabel("time since burst start (ms)", fontsize=FONT)
-        axes[1][col].legend(fontsize=FONT - 3, loc="upper right")
+        axes[1][col].legend(fontsize=SMALL, loc="upper right")
         for ax in axes[:, col]:
             ax.grid(axis="x", alpha=0.3)
+            ax.tick_params(labelsize=SMALL)
     for ax in axes[1]:
         ax.set_ylim(0, top * 1.25)
     return fig

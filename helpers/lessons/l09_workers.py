@@ -1,10 +1,11 @@
 """``uvicorn TARGET --workers N`` as a subprocess of the kernel (lesson 09).
 
-``start_workers`` runs ``python -m uvicorn … --workers N`` on a free loopback port, waits
+``start_workers`` runs ``uvicorn TARGET --workers N`` on a free loopback port, waits
 until every worker process has answered and stops the whole process group on ``.stop()``,
-on leaving a ``with`` block, and when the kernel exits. The default target is
-``helpers.lessons.l09_worker_app:app``, whose ``/whoami`` and ``/hold`` endpoints the readiness
-probe uses.
+on leaving a ``with`` block, and when the kernel exits — also when it dies without running
+``atexit`` (a watchdog thread in uvicorn's manager process ends the group once the kernel
+is gone). The target app is the lesson's own (the notebook writes it with ``%%writefile``);
+the readiness probe uses its ``/whoami`` and ``/hold`` endpoints.
 """
 
 from __future__ import annotations
@@ -29,7 +30,24 @@ __all__ = ["WorkerServer", "start_workers", "stop_all_workers"]
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 5.0
 MAX_WORKERS = 16
-DEFAULT_TARGET = "helpers.lessons.l09_worker_app:app"
+WATCHDOG_EVERY_S = 0.5
+
+# Run as ``python -c`` in front of uvicorn's CLI: the process that becomes uvicorn's manager
+# checks every WATCHDOG_EVERY_S whether the kernel (its parent) is still there and, if not,
+# sends SIGTERM to its own process group — itself and every worker. ``-c`` rather than a
+# module, so spawned workers have no main module to re-import.
+_LAUNCHER = f"""
+import os, signal, sys, threading, time
+kernel = int(sys.argv[1])
+def watch():
+    while os.getppid() == kernel:
+        time.sleep({WATCHDOG_EVERY_S})
+    os.killpg(0, signal.SIGTERM)
+if os.name == "posix":
+    threading.Thread(target=watch, daemon=True).start()
+from uvicorn.main import main
+main(sys.argv[2:], prog_name="uvicorn")
+"""
 
 
 def _free_port(host: str) -> int:
@@ -43,7 +61,7 @@ LOOPBACK_HOSTS = ("127.0.0.1",)  # IPv4 only: _free_port probes with AF_INET
 
 
 class WorkerServer(Stoppable):
-    """``python -m uvicorn TARGET --workers N`` in a subprocess. Use ``start_workers()``.
+    """``uvicorn TARGET --workers N`` in a subprocess. Use ``start_workers()``.
 
     Attributes: ``url``, ``port``, ``workers``, ``target``, ``pid`` (the process uvicorn
     was started as: the manager when ``workers > 1``), ``worker_pids`` (pids that
@@ -52,7 +70,9 @@ class WorkerServer(Stoppable):
     answered).
     """
 
-    def __init__(self, target: str, workers: int, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, target: str, workers: int, host: str = "127.0.0.1", app_dir: str = ""
+    ) -> None:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(
                 f"host must be a loopback address ({', '.join(LOOPBACK_HOSTS)}); got {host!r}"
@@ -69,9 +89,11 @@ class WorkerServer(Stoppable):
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         command = [
             sys.executable,
-            "-m",
-            "uvicorn",
+            "-c",
+            _LAUNCHER,
+            str(os.getpid()),
             target,
+            *(["--app-dir", app_dir] if app_dir else []),
             "--workers",
             str(workers),
             "--host",
@@ -188,19 +210,35 @@ _registry: set[WorkerServer] = set()
 
 
 def start_workers(
-    target: str = DEFAULT_TARGET, workers: int = 2, timeout: float = START_TIMEOUT_S
+    target: str,
+    workers: int = 2,
+    app_dir: str | os.PathLike[str] = "",
+    timeout: float = START_TIMEOUT_S,
 ) -> WorkerServer:
-    """Start ``uvicorn TARGET --workers N`` on a free 127.0.0.1 port and wait until all
-    ``workers`` processes answer (at most ``timeout`` seconds, else ``RuntimeError`` with
-    uvicorn's stderr). Use it as a context manager, or call ``.stop()``; the processes are
-    also stopped when the kernel exits."""
+    """Start ``uvicorn TARGET --workers N [--app-dir APP_DIR]`` on a free 127.0.0.1 port and
+    wait until all ``workers`` processes answer.
+
+    Args:
+        target: uvicorn's import string, ``module:app``; the app must have ``/whoami``
+            (answers ``{"pid": …, "tokens": …}``) and ``/hold?seconds=…`` (holds its
+            worker's loop, answers ``{"pid": …}``), which the readiness probe calls.
+        workers: worker processes, 1 … 16.
+        app_dir: the folder ``module`` is in (uvicorn puts it first on ``sys.path``, and
+            its spawned workers inherit that path); empty for an importable module.
+        timeout: seconds to wait for every worker, else ``RuntimeError`` with uvicorn's
+            stderr.
+
+    Use it as a context manager, or call ``.stop()``; the processes are also stopped when
+    the kernel exits."""
     if isinstance(workers, bool) or not isinstance(workers, int):
         raise TypeError(f"workers must be an int, got {workers!r}")
     if not 1 <= workers <= MAX_WORKERS:
         raise ValueError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
     if ":" not in target:
         raise ValueError(f"target must look like 'package.module:app', got {target!r}")
-    server = WorkerServer(target, workers)
+    if app_dir and not os.path.isdir(app_dir):
+        raise ValueError(f"app_dir must be an existing folder, got {os.fspath(app_dir)!r}")
+    server = WorkerServer(target, workers, app_dir=os.fspath(app_dir))
     _registry.add(server)
     _register_atexit()
     server._wait_ready(timeout)

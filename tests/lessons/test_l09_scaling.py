@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
 from helpers.lessons.l09_scaling import bodies_frame, fire_url, plot_processes, process_frame
 from helpers.lessons.l09_workers import start_workers
+from tests.lessons.test_l09_workers import write_app
 
 
-def test_two_workers_are_two_processes_with_forty_tokens_each() -> None:
-    with start_workers("helpers.lessons.l09_worker_app:app", workers=2) as server:
+def test_two_workers_are_two_processes_with_forty_tokens_each(tmp_path: Path) -> None:
+    with start_workers(write_app(tmp_path), workers=2, app_dir=tmp_path) as server:
         assert len(server.worker_pids) == 2
         assert server.pid not in server.worker_pids  # the launched process is the manager
         assert server.tokens == 40
@@ -30,12 +32,32 @@ def test_two_workers_are_two_processes_with_forty_tokens_each() -> None:
     assert len(fig.axes) == 2
 
 
-def test_a_url_target_gets_the_handlers_stamps() -> None:
-    with start_workers(workers=1) as server:
+def test_a_url_target_gets_the_handlers_stamps(tmp_path: Path) -> None:
+    with start_workers(write_app(tmp_path), workers=1, app_dir=tmp_path) as server:
         run = asyncio.run(fire_url(server.url, "/cpu", n=3, params={"limit": 2000}))
     assert run.summary()["ok"] == 3
     assert (bodies_frame(run)["primes"] == 303).all()
     assert set(run.requests["pid"]) == {server.pid}
+
+
+def test_plot_processes_is_notebook_wide_with_legible_text(tmp_path: Path) -> None:
+    from helpers._plots import DPI, NOTEBOOK_PX, SMALL
+    from tests.test_plots import effective_sizes
+
+    with start_workers(write_app(tmp_path), workers=2, app_dir=tmp_path) as server:
+        run = asyncio.run(fire_url(server, "/sync_sleep", n=20, params={"seconds": 0.05}))
+    title = "a long title that states the finding: at most 80 at once, 3 waves, 2.21 s"
+    fig = plot_processes(run, run, titles=[title, title])
+    assert round(fig.get_figwidth() * DPI) == NOTEBOOK_PX
+    small = [(size, text) for size, text in effective_sizes(fig) if size < SMALL]
+    assert not small, f"text under {SMALL} pt: {small}"
+    unscaled = plot_processes(run, titles=["no thread line"], per_worker=None)
+    assert unscaled.axes[1].get_ylim()[1] < 40 * 1.25, (
+        "without the line the panel fits the handlers"
+    )
+    for ax in fig.axes[:2]:
+        box = ax.title.get_window_extent()
+        assert box.x1 <= fig.get_figwidth() * DPI + 1, "a title runs off the figure"
 
 
 def test_plot_processes_needs_a_title_per_run() -> None:

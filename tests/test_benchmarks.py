@@ -168,7 +168,7 @@ def test_agenda_block_is_rewritten_from_timings(tmp_path: Path) -> None:
     assert write_agenda({"00_welcome": 12.3, "01_event_loop": None}, "2026-01-01", guide)
     text = guide.read_text()
     assert text.startswith("intro\n") and text.endswith("outro\n") and "old" not in text
-    assert "| `00_welcome` · Welcome to the lab bench | 10 min | 12 s | +0 min |" in text
+    assert "| `00_welcome` · Welcome to the lab bench | 20 min | 12 s | +0 min |" in text
     assert "| failed |" in text
     missing = tmp_path / "none.md"
     assert not write_agenda({}, "x", missing)

@@ -16,7 +16,7 @@ from matplotlib.patches import Patch
 
 from helpers._plots import FONT, SMALL, WIDTH_IN, LabFigure, _worker_number
 from helpers._run import LOOP_LABEL, Run
-from helpers._timelines import CANCELLED_COLOR, RAISED_COLOR, check_titles
+from helpers._timelines import CANCELLED_COLOR, RAISED_COLOR, check_runs
 
 __all__ = ["plot_thread_lanes"]
 
@@ -151,12 +151,7 @@ def plot_thread_lanes(
     hatched grey is cancelled, a red edge an error. The event-loop row is drawn even when
     empty. Beyond 12 threads the lanes get narrower, so 40 worker threads fit one figure.
     """
-    if not runs:
-        raise ValueError("plot_thread_lanes needs at least one Run")
-    bad = [r for r in runs if not isinstance(r, Run)]
-    if bad:
-        raise TypeError(f"plot_thread_lanes takes Runs (spans are in run.spans), got {bad[0]!r}")
-    check_titles(titles, len(runs))
+    check_runs("plot_thread_lanes", runs, titles)
     known = {str(name) for run in runs for name in run.spans["name"]}
     if spans is not None:
         _check_names(spans, known, "spans")

@@ -26,7 +26,7 @@ from helpers._bars import hbars
 from helpers._plots import BUSY_COLOR, FONT, LOOP_COLOR, SMALL, WAITING_COLOR, WIDTH_IN, LabFigure
 from helpers._run import LOOP_LABEL, Run
 
-__all__ = ["SPAN_COLORS", "check_titles", "ms_after", "plot_request", "plot_spans"]
+__all__ = ["SPAN_COLORS", "check_runs", "check_titles", "ms_after", "plot_request", "plot_spans"]
 
 SPAN_COLORS = {
     "dependencies": "#ff7f0e",
@@ -47,6 +47,17 @@ def check_titles(titles: Sequence[str] | None, count: int) -> None:
     """``ValueError`` unless ``titles`` is ``None`` or has one entry per panel."""
     if titles is not None and len(titles) != count:
         raise ValueError(f"titles has {len(titles)} entries for {count} panels")
+
+
+def check_runs(figure: str, runs: Sequence[object], titles: Sequence[str] | None) -> None:
+    """The arguments every span figure takes: at least one ``Run`` (``TypeError`` for
+    anything else, e.g. a first-edition ``(run, events)`` pair) and fitting ``titles``."""
+    if not runs:
+        raise ValueError(f"{figure} needs at least one Run")
+    bad = [r for r in runs if not isinstance(r, Run)]
+    if bad:
+        raise TypeError(f"{figure} takes Runs (their spans are in run.spans), got {bad[0]!r}")
+    check_titles(titles, len(runs))
 
 
 def own_colors(*runs: Run) -> dict[str, str]:
@@ -79,9 +90,7 @@ def plot_spans(*runs: Run, titles: Sequence[str] | None = None) -> Figure:
     Time in ms from each burst's start; a black tick marks when each response was sent. The
     learner's own spans (``tracer.start_as_current_span``) are thin bars inside the row.
     """
-    if not runs:
-        raise ValueError("plot_spans needs at least one Run")
-    check_titles(titles, len(runs))
+    check_runs("plot_spans", runs, titles)
     names = list(titles) if titles is not None else [r.label for r in runs]
     own = own_colors(*runs)
     fig = LabFigure(figsize=(WIDTH_IN, 7), layout="constrained")
@@ -196,12 +205,7 @@ def plot_request(
     when cancelled, edged red when they ended in an error; the black line is the response
     leaving the server, the dashed one the client receiving it or giving up.
     """
-    if not runs:
-        raise ValueError("plot_request needs at least one Run")
-    bad = [r for r in runs if not isinstance(r, Run)]
-    if bad:
-        raise TypeError(f"plot_request takes Runs (their spans are in run.spans), got {bad[0]!r}")
-    check_titles(titles, len(runs))
+    check_runs("plot_request", runs, titles)
     counts = [max(1, _lanes(run, request, spans)["lane"].nunique()) for run in runs]
     fig = LabFigure(figsize=(WIDTH_IN, 1.0 + 0.55 * sum(counts) + 0.6 * len(runs)),
                     layout="constrained")  # fmt: skip

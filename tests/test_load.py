@@ -151,17 +151,23 @@ def test_untraced_server_still_gives_client_rows(demo: Server) -> None:
     assert len(run.lag) > 0
 
 
-def test_cancelling_a_burst_leaves_the_server_usable(demo: Server) -> None:
+def interrupt_burst(server: Server, n: int, *, after_s: float, progress: bool) -> None:
+    """Fire ``n`` 2 s requests at ``server`` and cancel the burst after ``after_s`` seconds."""
+
     async def interrupted() -> None:
         task = asyncio.ensure_future(
-            fire(demo, "/async_sleep", n=50, params={"seconds": 2}, progress=False)
+            fire(server, "/async_sleep", n=n, params={"seconds": 2}, progress=progress)
         )
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(after_s)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
 
     asyncio.run(interrupted())
+
+
+def test_cancelling_a_burst_leaves_the_server_usable(demo: Server) -> None:
+    interrupt_burst(demo, 50, after_s=0.3, progress=False)
     run = burst(demo, "/async_sleep", n=5, params={"seconds": 0.01})
     assert run.summary()["ok"] == 5
 
@@ -332,17 +338,7 @@ def test_an_interrupted_burst_leaves_its_bar_short(
     demo: Server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     recorded = RecordedBars(monkeypatch)
-
-    async def interrupted() -> None:
-        task = asyncio.ensure_future(
-            fire(demo, "/async_sleep", n=20, params={"seconds": 2}, progress=True)
-        )
-        await asyncio.sleep(0.5)
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-    asyncio.run(interrupted())
+    interrupt_burst(demo, 20, after_s=0.5, progress=True)
     [bar] = recorded.bars
     assert bar.n < 20 and bar.final_style == "danger" and bar.disable
 

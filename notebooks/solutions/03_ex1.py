@@ -26,9 +26,9 @@ print(
 assert fr["peak_in_flight"] > 1, (
     f"a def endpoint should overlap, saw {fr['peak_in_flight']} at once"
 )
-assert frozen_ms(fixed_reports) < 0.2 * handler_ms(fixed_reports), (
-    f"on worker threads the reports should leave the loop free; it was frozen {frozen_ms(fixed_reports):.0f} ms "
-    f"of the reports' {handler_ms(fixed_reports):.0f} ms"
+assert frozen_ms(fixed_reports) < 0.25 * frozen_ms(reported), (
+    f"on worker threads the reports should leave the loop free; it was frozen {frozen_ms(fixed_reports):.0f} ms, "
+    f"against {frozen_ms(reported):.0f} ms with the query on the loop (section 3)"
 )
 assert fh["latency_p95_s"] < rp["makespan_s"], (
     f"/health should no longer wait for every report: p95 {fh['latency_p95_s']} s, the reports on the loop "

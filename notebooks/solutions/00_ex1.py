@@ -21,4 +21,7 @@ assert ex1["peak_in_flight"] == 40 and ex1["waves"] == 2, (
 assert 1.0 <= ex1["makespan_s"] < 1.5, (
     f"two waves of 0.5 s should take about 1 s, took {ex1['makespan_s']:.2f} s"
 )
-sync_run.plot()
+sync_run.plot(
+    title=f"def + time.sleep: 40 run at once, {ex1['queued']} queue for a second wave: "
+    f"{ex1['makespan_s']:.2f} s"
+)

@@ -22,6 +22,6 @@ assert 1.0 <= ex1["makespan_s"] < 1.5, (
     f"two waves of 0.5 s should take about 1 s, took {ex1['makespan_s']:.2f} s"
 )
 sync_run.plot(
-    title=f"def + time.sleep: 40 run at once, {ex1['queued']} queue for a second wave: "
-    f"{ex1['makespan_s']:.2f} s"
+    title=f"def + time.sleep: {ex1['peak_in_flight']} run at once, {ex1['queued']} queue for a "
+    f"second wave: {ex1['makespan_s']:.2f} s"
 )

@@ -17,4 +17,11 @@ print(f"{ex1['worker_threads']} worker threads, {ex1['waves']} waves, {ex1['make
 assert ex1["peak_in_flight"] == 40 and ex1["waves"] == 2, (
     f"40 tokens: expected 40 at once in 2 waves, saw {ex1['peak_in_flight']} in {ex1['waves']}"
 )
-sync_run.plot()
+# Two waves of 0.5 s: about 1 s (one wave would be 0.5 s, three 1.5 s).
+assert 1.0 <= ex1["makespan_s"] < 1.5, (
+    f"two waves of 0.5 s should take about 1 s, took {ex1['makespan_s']:.2f} s"
+)
+sync_run.plot(
+    title=f"def + time.sleep: {ex1['peak_in_flight']} run at once, {ex1['queued']} queue for a "
+    f"second wave: {ex1['makespan_s']:.2f} s"
+)

@@ -16,8 +16,9 @@ print(
     f"makespan {w['makespan_s']:.2f} s, loop CPU {w['loop_cpu_ms_per_request']:.2f} ms per request "
     f"(/sleep: {traced_ms:.2f} ms)"
 )
-assert w["loop_cpu_ms_per_request"] >= traced_ms + 1.5, (
-    f"2 ms of burn_cpu per request should show in the loop's CPU: {w['loop_cpu_ms_per_request']:.2f} ms"
+assert traced_ms + 1.5 <= w["loop_cpu_ms_per_request"] < traced_ms + 4, (
+    f"2 ms of burn_cpu per request should add about 2 ms (not 4) to the loop's CPU: "
+    f"{w['loop_cpu_ms_per_request']:.2f} ms, against {traced_ms:.2f} ms for /sleep"
 )
 assert w["makespan_s"] >= 1.0 + 300 * 0.002, (
     f"300 × 2 ms of work take turns on one thread before the last sleep starts: {w['makespan_s']:.2f} s"

@@ -21,8 +21,8 @@ assert (later["start_ms"] >= user["end_ms"]).all(), (
 assert later["start_ms"].max() < later["end_ms"].min(), (
     "orders and prices should wait at the same time"
 )
-assert mixed_ms >= 139, (
-    f"80 ms, then the longer of 60 and 50 ms: at least 140 ms, saw {mixed_ms:.0f} ms"
+assert 139 <= mixed_ms < 170, (
+    f"80 ms, then the longer of 60 and 50 ms: about 140 ms (all in a row: 190), saw {mixed_ms:.0f} ms"
 )
 plot_steps(
     calls_log,

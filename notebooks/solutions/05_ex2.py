@@ -11,3 +11,7 @@ print(
 assert ex2_def["waves"] == 1 and ex2_def["worker_threads"] > 40, (
     f"{N_EX2} tokens should run every call in one wave on more than 40 threads: {ex2_def}"
 )
+assert ex2_def["makespan_s"] < 1.5 * ex2_async["makespan_s"], (
+    f"in one wave, def should be about as fast as the shared AsyncClient: "
+    f"{ex2_def['makespan_s']:.2f} s against {ex2_async['makespan_s']:.2f} s"
+)

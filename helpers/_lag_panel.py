@@ -172,12 +172,8 @@ def draw_lag(ax: Axes, run: Run, top: float | None = None, font: float = 11) -> 
 
 
 def _explain_arrivals(ax: Axes, run: Run, stall: Stall, inside: int, font: float) -> None:
-    # A short mark on the block, and the sentence under the panel's axis label, where it
-    # covers no block however many stalls the panel holds.
-    ax.annotate(
-        f"{inside} arrivals", (stall.middle_ms, stall.lag_ms), xytext=(0, 2),
-        textcoords="offset points", ha="center", va="bottom", fontsize=font, color=NOTE_COLOR,
-    ).set_in_layout(False)  # fmt: skip
+    # The sentence goes under the panel's axis label, where it covers no block (nor the
+    # "frozen" label) however many stalls the panel holds; it names the stall by its start.
     # Only traced runs know when requests arrived, so the cost always includes the tracing.
     text = (
         f"Loop lag: {inside} requests arrived in the {stall.lag_ms:.0f} ms stall at "

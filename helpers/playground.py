@@ -263,7 +263,8 @@ class Playground:
         s = run.summary()
         keys = ["ok", "n", "makespan_s", "waves", "worker_threads", "peak_in_flight",
                 "max_lag_ms", "latency_p50_s", "latency_p95_s"]  # fmt: skip
-        return pd.DataFrame({"this burst": {k: s[k] for k in keys}})
+        # object dtype: counts stay integers beside the seconds (a float column shows 100.0000)
+        return pd.DataFrame({"this burst": pd.Series({k: s[k] for k in keys}, dtype=object)})
 
     def _show(self, run: Run) -> None:
         table, figure = self._summary_table(run), run.plot()
@@ -327,7 +328,8 @@ class Playground:
         self.status.value = (
             f"{summary['ok']}/{summary['n']} ok in {summary['makespan_s']:.2f} s "
             f"(estimate ≥ {estimate:.1f} s) · {summary['worker_threads']} worker threads · "
-            f"{summary['waves']} wave(s) · max lag {summary['max_lag_ms']:.0f} ms"
+            f"{summary['waves']} wave(s) · at most {summary['peak_in_flight']} in flight · "
+            f"max lag {summary['max_lag_ms']:.0f} ms"
         )
         return run
 
@@ -373,6 +375,15 @@ class Playground:
         # Widget callbacks are synchronous; the burst runs as a task on the kernel's loop.
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._fire_and_redraw())
+            self._task.add_done_callback(self._report_failure)
+
+    def _report_failure(self, task: asyncio.Future[Run | None]) -> None:
+        # A press has no cell to show a traceback in: say what failed in the status line,
+        # instead of leaving "firing …" up and the error in the kernel's log.
+        if task.cancelled() or task.exception() is None:
+            return
+        error = task.exception()
+        self.status.value = html.escape(f"the burst failed: {type(error).__name__}: {error}")
 
     def stop(self) -> None:
         """Stop the playground's server."""

@@ -182,3 +182,37 @@ def test_headless_execution_keeps_a_static_figure_in_the_cell_outputs() -> None:
         if "image/png" in output.get("data", {})
     ]
     assert images, "no cell of the executed playground holds a PNG figure"
+
+
+def test_the_summary_keeps_counts_as_integers() -> None:
+    playground = Playground()
+    try:
+        playground.n.value = 3
+        playground.seconds.value = 0.01
+        run = asyncio.run(playground.run())
+        table = playground._summary_table(run)
+        assert table.loc["ok", "this burst"] == 3 and isinstance(table.loc["n", "this burst"], int)
+        assert "at most 3 in flight" in playground.status.value
+    finally:
+        playground.stop()
+
+
+def test_a_press_that_fails_says_so_in_the_status_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    playground = Playground()
+
+    async def broken() -> None:
+        raise RuntimeError("the server did not start")
+
+    monkeypatch.setattr(playground, "_fire_and_redraw", broken)
+
+    async def press() -> None:
+        playground._clicked(None)
+        assert playground._task is not None
+        await asyncio.gather(playground._task, return_exceptions=True)
+        await asyncio.sleep(0)  # done callbacks run on the next loop pass
+
+    try:
+        asyncio.run(press())
+        assert "the burst failed: RuntimeError: the server did not start" in playground.status.value
+    finally:
+        playground.stop()

@@ -205,3 +205,27 @@ async def raw_get_once(port: int) -> tuple[int, bytes]:
 
     exchange = await raw_get("127.0.0.1", port, "/hello")
     return exchange.status, exchange.body
+
+
+def test_collector_count_keeps_to_the_burst(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full collection after fire's guard is released (when the restored thresholds let a
+    due one run) is not counted as one during the burst; one inside it is."""
+    from benchmarks import collector_pause
+    from helpers import _load as load
+
+    async def collect_after(server: object, during: object = None) -> float:
+        with vars(load)["full_collections_deferred"]():
+            pass
+        gc.collect()
+        return 0.0
+
+    async def collect_inside(server: object, during: object = None) -> float:
+        with vars(load)["full_collections_deferred"]():
+            gc.collect()
+        return 0.0
+
+    for fake, expected in ((collect_after, 0), (collect_inside, 1)):
+        monkeypatch.setattr(collector_pause, "_burst", fake)
+        for guarded in (True, False):
+            count = asyncio.run(collector_pause._full_collections_under_pressure(None, guarded))
+            assert count == expected, (fake.__name__, guarded, count)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from helpers import serve
 from helpers._plots import NOTEBOOK_PX
 from helpers.apps import count_primes
+from helpers.lessons import l04_cpu
 from helpers.lessons.l04_cpu import (
     WHERE,
     calibrate_primes,
@@ -67,10 +69,41 @@ def test_expected_speedup_is_capped_by_cores_and_processes() -> None:
 def test_calibrated_jobs_take_about_the_target() -> None:
     limit = calibrate_primes(0.02)
     assert limit > 1_000
-    assert 0.002 < time_call(count_primes, limit) < 0.2  # generous: busy machines vary
+    assert 0.002 < time_call(count_primes, limit) < 0.2  # wall time: busy machines vary
+    assert 0.01 < time_call(count_primes, limit, clock=time.thread_time) < 0.04  # CPU time
     rounds = calibrate_sha256(0.02)
     assert rounds >= 1
     assert len(sha256_rounds(rounds)) == 64
+
+
+def test_time_call_on_the_thread_clock_leaves_out_waiting() -> None:
+    def nap(ms: int) -> None:
+        time.sleep(ms / 1000)
+
+    assert time_call(nap, 50, repeats=1) >= 0.045  # wall time: the sleep counts
+    assert time_call(nap, 50, repeats=1, clock=time.thread_time) < 0.01  # CPU time: it does not
+
+
+def _on_a_quarter_core(limit: int) -> int:
+    """``count_primes(limit)`` as a loaded machine runs it: the same work, but the call also
+    waits three times as long as it computed, as if it had a quarter of a core."""
+    started = time.thread_time()
+    primes = count_primes(limit)
+    time.sleep(3 * (time.thread_time() - started))
+    return primes
+
+
+def test_calibration_on_a_loaded_machine_keeps_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Timed on the wall clock, the waiting job would look 4× as costly, and its limit would
+    # shrink to 4 ** (-1 / 1.5) ≈ 0.40 of the plain one; timed on the thread's CPU clock, the
+    # waiting does not count and the limit stays.
+    plain = calibrate_primes(0.02)
+    monkeypatch.setattr(l04_cpu, "count_primes", _on_a_quarter_core)
+    loaded = calibrate_primes(0.02)
+    assert 0.7 * plain < loaded < 1.5 * plain, (
+        f"a call that waits as well as computes should calibrate to the same work: limit "
+        f"{loaded} against {plain} for the plain job"
+    )
 
 
 @pytest.mark.parametrize("target", [0.0, 10.0])

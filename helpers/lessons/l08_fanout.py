@@ -14,7 +14,7 @@ import pandas as pd
 from helpers._plots import FONT, LOOP_COLOR, QUEUED_COLOR, SMALL, WIDTH_IN, LabFigure
 from helpers._run import Run
 
-__all__ = ["exception_leaves", "in_flight", "plot_fanout"]
+__all__ = ["exception_leaves", "in_flight", "plot_fanout", "pool_timeouts_due"]
 
 FAILED_COLOR = "#d62728"
 
@@ -43,6 +43,23 @@ def in_flight(spans: pd.DataFrame, times: np.ndarray) -> np.ndarray:
     return np.asarray(opened - closed)
 
 
+def pool_timeouts_due(
+    calls: pd.DataFrame, pool_timeout_s: float, error: str = "PoolTimeout"
+) -> np.ndarray:
+    """When each call that failed with ``error`` reached its pool timeout (**s** on the burst
+    clock, sorted): ``pool_timeout_s`` (**s**) after that call's own ``start``, the moment it
+    asked the client for a connection, not after the start of the burst or of the first call.
+
+    ``calls`` has one row per call span (``start``, ``status``, ``error`` as in ``Run.spans``,
+    where ``error`` begins with the exception's type name: ``"PoolTimeout: …"``).
+    """
+    if pool_timeout_s <= 0:
+        raise ValueError(f"pool_timeout_s must be > 0 s, got {pool_timeout_s}")
+    kind = calls["error"].astype(str).str.split(":", n=1).str[0]
+    failed = calls[(calls["status"] == "error") & (kind == error)]
+    return np.sort(failed["start"].to_numpy(dtype=float) + pool_timeout_s)
+
+
 def plot_fanout(
     run: Run,
     *,
@@ -55,7 +72,9 @@ def plot_fanout(
     """One fan-out over time (ms since the burst started): calls at the upstream (spans named
     ``upstream``), calls started but not yet there, i.e. queued in the client (``call`` spans
     open minus those at the upstream), and calls failed so far (``call`` spans that ended in
-    an error). Dotted: ``max_connections``; dashed: ``pool_timeout_s`` after the first call."""
+    an error). Dotted: ``max_connections``; dashed: the pool timeouts due so far, each
+    ``pool_timeout_s`` after the start of its own call (``pool_timeouts_due``), which the
+    failures should follow."""
     spans = run.spans
     calls = spans[spans["name"] == call]
     handlers = spans[spans["name"] == upstream]
@@ -94,18 +113,20 @@ def plot_fanout(
             color="dimgray",
         )
     if pool_timeout_s is not None:
-        at = (float(calls["start"].min()) + pool_timeout_s) * 1000
-        ax.axvline(at, color="black", linestyle="--", linewidth=1.2)
-        ax.annotate(
-            f"pool timeout: {pool_timeout_s:g} s",
-            (at, 1),
-            xycoords=("data", "axes fraction"),
-            xytext=(-4, -4),
-            textcoords="offset points",
-            ha="right",
-            va="top",
-            fontsize=SMALL,
-        )
+        due = pool_timeouts_due(calls, pool_timeout_s)
+        if due.size:
+            ax.step(
+                ms,
+                np.searchsorted(due, times, side="right"),
+                where="post",
+                color="black",
+                linestyle="--",
+                linewidth=1.5,
+                # Under "failed so far": where the failures came on time it hides this line,
+                # which shows only where a deadline came before its failure.
+                zorder=1.5,
+                label=f"pool timeouts due: {pool_timeout_s:g} s after each failed call's own start",
+            )
     ax.set_title(title, fontsize=FONT, loc="left")
     ax.set_xlabel("time since burst start (ms)", fontsize=FONT)
     ax.set_ylabel("calls", fontsize=FONT)
@@ -115,6 +136,6 @@ def plot_fanout(
     ax.grid(alpha=0.3)
     # Below the panel, so it hides no reading.
     fig.legend(
-        *ax.get_legend_handles_labels(), loc="outside lower center", ncols=3, fontsize=SMALL + 1
+        *ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize=SMALL + 1
     )
     return fig

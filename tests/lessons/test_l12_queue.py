@@ -1,0 +1,116 @@
+"""Lesson 12's bench: broker choice, a broker and two workers running 20 jobs, nothing left."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from helpers import _server_registry as registry
+from helpers.lessons import l12_queue as queue
+
+TASKS = """
+import time
+from celery import Celery
+from helpers.lessons import l12_queue as queue
+
+app = Celery("bench_tasks")
+app.conf.update(queue.celery_config())
+tracer = queue.job_tracer()
+
+
+@app.task
+def nap(job: str, enqueued_ns: int, seconds: float) -> None:
+    attributes = {"job": job, "enqueued_ns": enqueued_ns}
+    with tracer.start_as_current_span("nap", attributes=attributes):
+        time.sleep(seconds)
+"""
+
+HAS_REDIS = shutil.which("redis-server") is not None
+
+
+@pytest.mark.parametrize(
+    ("env", "which", "kind"),
+    [
+        ({}, "/usr/bin/redis-server", "redis"),
+        ({}, None, "embedded"),
+        ({"LAB_BROKER": "embedded"}, "/usr/bin/redis-server", "embedded"),
+        ({"LAB_BROKER": "redis"}, "/usr/bin/redis-server", "redis"),
+        ({"LAB_REDIS_URL": "redis://127.0.0.1:6379/0"}, None, "redis"),
+    ],
+)
+def test_choose_broker(env: dict[str, str], which: str | None, kind: str) -> None:
+    assert queue.choose_broker(env, lambda _: which).kind == kind
+
+
+def test_choose_broker_refuses_what_it_cannot_do() -> None:
+    with pytest.raises(ValueError, match="'rabbit'"):
+        queue.choose_broker({"LAB_BROKER": "rabbit"}, lambda _: None)
+    with pytest.raises(RuntimeError, match="apt install redis-server"):
+        queue.choose_broker({"LAB_BROKER": "redis"}, lambda _: None)
+
+
+def test_start_workers_checks_its_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="got 0"):
+        queue.start_workers("bench_tasks", tmp_path, processes=0)
+    with pytest.raises(ValueError, match="'threads'"):
+        queue.start_workers("bench_tasks", tmp_path, pool="threads")
+
+
+def _alive(pids: list[int]) -> list[int]:
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+
+
+@pytest.fixture
+def tasks_dir(tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / "bench_tasks.py").write_text(TASKS)
+    yield tmp_path
+    for thing in registry.registered():
+        if isinstance(thing, (queue.Broker, queue.Workers)):
+            thing.stop()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "embedded",
+        pytest.param("redis", marks=pytest.mark.skipif(not HAS_REDIS, reason="no redis-server")),
+    ],
+)
+def test_two_workers_run_20_jobs_and_stop(kind: str, tasks_dir: Path) -> None:
+    import importlib
+    import sys
+
+    broker = queue.start_broker(queue.BrokerChoice(kind, "test"))
+    workers = queue.start_workers("bench_tasks", tasks_dir, processes=2)
+    sys.path.insert(0, str(tasks_dir))
+    try:
+        sys.modules.pop("bench_tasks", None)
+        tasks = importlib.import_module("bench_tasks")
+        for i in range(20):
+            tasks.nap.delay(f"j{i}", time.time_ns(), 0.02)
+        deadline = time.monotonic() + 30
+        jobs = queue.read_jobs(workers)
+        while len(jobs) < 20 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            jobs = queue.read_jobs(workers)
+    finally:
+        sys.path.remove(str(tasks_dir))
+        sys.modules.pop("bench_tasks", None)
+    assert sorted(jobs["job"]) == sorted(f"j{i}" for i in range(20))
+    assert jobs["worker"].nunique() == 2, "both worker processes should have taken jobs"
+    assert (jobs["wait"] >= 0).all() and (jobs["run"] >= 0.02).all(), jobs
+    pids = [p for p in [broker.pid, *workers.pids, *workers.pool_pids()] if p is not None]
+    assert len(pids) == 5, pids  # broker, 2 workers, one pool process each
+    queue.plot_queue(jobs, title="20 jobs")
+    workers.stop()
+    broker.stop()
+    time.sleep(0.2)
+    assert _alive(pids) == [], "processes left behind"
+    assert not any(isinstance(t, (queue.Broker, queue.Workers)) for t in registry.registered())
+    assert os.environ.get(queue.CONFIG_ENV)

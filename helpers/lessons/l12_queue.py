@@ -51,11 +51,13 @@ __all__ = [
     "Workers",
     "celery_config",
     "choose_broker",
+    "free_cores",
     "job_tracer",
     "plot_queue",
     "read_jobs",
     "start_broker",
     "start_workers",
+    "wait_jobs",
 ]
 
 BROKERS = ("embedded", "redis")
@@ -292,11 +294,15 @@ def start_workers(
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(folder), *sys.path]))
     env[SPANS_ENV] = str(span_dir)
     started = []
+    # Their logs (Celery warns about root, reports a killed pool process) go to a file, not
+    # into the notebook's output.
+    log = (span_dir / "workers.log").open("ab")
     for index in range(processes):
         args = [sys.executable, "-m", "celery", "-A", module, "worker", "--pool", pool,
                 "--concurrency", str(concurrency), "--hostname", f"w{index + 1}@lab",
                 "--loglevel", "ERROR", "--without-gossip", "--without-mingle"]  # fmt: skip
-        started.append(_popen(args, env=env, cwd=folder, stdout=subprocess.DEVNULL))
+        started.append(_popen(args, env=env, cwd=folder, stdout=log, stderr=log))
+    log.close()
     workers = Workers(started, span_dir)
     registry.register(("lesson-12", "workers"), workers)
     atexit.register(workers.stop)
@@ -408,6 +414,30 @@ def read_jobs(workers: Workers, t0: float | None = None) -> pd.DataFrame:
     return result
 
 
+def wait_jobs(
+    workers: Workers,
+    count: int,
+    t0: float | None = None,
+    timeout: float = 30.0,
+    prefix: str = "",
+) -> pd.DataFrame:
+    """``read_jobs`` of the jobs whose label starts with ``prefix``, once ``count`` of them
+    have ended, or after ``timeout`` s with what there is (a lost job never ends)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        every = read_jobs(workers, t0)
+        jobs: pd.DataFrame = every[every["job"].str.startswith(prefix)].reset_index(drop=True)
+        if len(jobs) >= count or time.monotonic() >= deadline:
+            return jobs
+        time.sleep(0.05)
+
+
+def free_cores(seconds: float = 0.5) -> float:
+    """Cores' worth of CPU nobody used during the next ``seconds`` (s) on this machine."""
+    busy: list[float] = psutil.cpu_percent(interval=seconds, percpu=True)
+    return sum(100.0 - b for b in busy) / 100.0
+
+
 WAIT_COLOR = "#d9d9d9"
 RUN_COLOR = "#2ca02c"
 
@@ -429,8 +459,10 @@ def plot_queue(jobs: pd.DataFrame, run: Run | None = None, title: str = "") -> F
     axes = fig.subplots(panels, 1, sharex=True, squeeze=False,
                         height_ratios=[2.6, 1.2 + 0.45 * len(lanes)][-panels:])  # fmt: skip
     if run is not None:
-        _draw_requests(axes[0][0], run)
-        _style(axes[0][0], "API requests (client sent → received)", "request")
+        request_handles = _draw_requests(axes[0][0], run)
+        _style(axes[0][0], "API requests", "request")
+        axes[0][0].legend(handles=request_handles, fontsize=SMALL, loc="lower right",
+                          bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False)  # fmt: skip
     ax = axes[-1][0]
     y = jobs["worker"].map({lane: i for i, lane in enumerate(lanes)}).to_numpy()
     ms = 1000
@@ -443,10 +475,12 @@ def plot_queue(jobs: pd.DataFrame, run: Run | None = None, title: str = "") -> F
     ax.set_ylim(len(lanes) - 0.5, -0.5)
     _style(ax, "jobs per worker process", "")
     ax.set_xlabel("time since the first request (ms)", fontsize=FONT)
-    ax.legend(handles=[
-        Patch(color=WAIT_COLOR, label="waiting in the queue (from enqueue | )"),
+    handles = [
+        Patch(color=WAIT_COLOR, label="waiting in the queue (from its enqueue, |)"),
         Patch(color=RUN_COLOR, label="running in the worker"),
-    ], fontsize=SMALL, loc="upper right")  # fmt: skip
+    ]
+    ax.legend(handles=handles, fontsize=SMALL, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+              ncols=2, frameon=False)  # fmt: skip
     if title:
         fig.suptitle(title, fontsize=FONT + 1, x=0.01, ha="left")
     return fig

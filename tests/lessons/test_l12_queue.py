@@ -114,3 +114,60 @@ def test_two_workers_run_20_jobs_and_stop(kind: str, tasks_dir: Path) -> None:
     assert _alive(pids) == [], "processes left behind"
     assert not any(isinstance(t, (queue.Broker, queue.Workers)) for t in registry.registered())
     assert os.environ.get(queue.CONFIG_ENV)
+
+
+# Run in a fresh kernel: a broker and two workers, as lesson 12 starts them; prints the pids.
+IN_KERNEL = """
+import json, os, pathlib, tempfile
+from helpers.lessons import l12_queue as queue
+folder = pathlib.Path(tempfile.mkdtemp())
+(folder / "bench_tasks.py").write_text({tasks!r})
+broker = queue.start_broker(queue.BrokerChoice({kind!r}, "test"))
+workers = queue.start_workers("bench_tasks", folder, processes=2)
+print(json.dumps([os.getpid(), broker.pid, *workers.pids, *workers.pool_pids()]))
+"""
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "embedded",
+        pytest.param("redis", marks=pytest.mark.skipif(not HAS_REDIS, reason="no redis-server")),
+    ],
+)
+@pytest.mark.parametrize("how", ["shutdown", "kill"])
+def test_nothing_is_left_when_the_kernel_ends(kind: str, how: str) -> None:
+    """A kernel shut down (atexit runs) or killed (PR_SET_PDEATHSIG; the pool processes
+    follow their worker) leaves no broker, worker or pool process behind."""
+    import json
+    import signal
+
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    printed: list[str] = []
+
+    def keep(message: dict[str, object]) -> None:
+        content = message.get("content")
+        if message.get("msg_type") == "stream" and isinstance(content, dict):
+            printed.append(str(content.get("text", "")))
+
+    try:
+        reply = kc.execute_interactive(
+            IN_KERNEL.format(tasks=TASKS, kind=kind), timeout=90, output_hook=keep
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
+        kernel, *pids = json.loads("".join(printed).strip().splitlines()[-1])
+        assert len(_alive(pids)) == 5, pids
+        if how == "kill":
+            os.kill(kernel, signal.SIGKILL)
+        else:
+            km.shutdown_kernel(now=False)
+    finally:
+        kc.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+    deadline = time.monotonic() + 15
+    while _alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _alive(pids) == [], f"left behind after the kernel's {how}: {_alive(pids)}"

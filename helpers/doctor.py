@@ -248,7 +248,7 @@ def _proxy() -> Check:
 
 
 def _queue_broker() -> Check:
-    from helpers.lessons.l12_queue import REDIS_HOWTO, choose_broker
+    from helpers._broker_choice import REDIS_HOWTO, choose_broker
 
     name = "lesson 12's task-queue broker"
     try:

@@ -25,8 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +33,7 @@ import pandas as pd
 import psutil
 
 from helpers import _server_registry as registry
+from helpers._broker_choice import BROKERS, REDIS_HOWTO, BrokerChoice, choose_broker
 from helpers._stoppable import Stoppable
 
 if TYPE_CHECKING:
@@ -60,12 +60,6 @@ __all__ = [
     "wait_jobs",
 ]
 
-BROKERS = ("embedded", "redis")
-EMBEDDED_NAME = "fakeredis TCP server"
-REDIS_HOWTO = (
-    "apt install redis-server · brew install redis · "
-    "docker run -p 127.0.0.1:6379:6379 redis (then LAB_REDIS_URL=redis://127.0.0.1:6379/0)"
-)
 CONFIG_ENV = "LAB_QUEUE_CELERY"  # JSON: the broker settings a task module reads
 SPANS_ENV = "LAB_QUEUE_SPANS"  # folder where workers write their spans
 START_TIMEOUT_S = 20.0
@@ -82,45 +76,6 @@ from fakeredis import TcpFakeServer
 TCPFakeRequestHandler.disable_nagle_algorithm = True
 TcpFakeServer((sys.argv[1], int(sys.argv[2]))).serve_forever()
 """
-
-
-@dataclass(frozen=True)
-class BrokerChoice:
-    """Which broker lesson 12 uses (``kind``: "embedded" or "redis"), ``why``, and the URL
-    of an existing Redis to use instead of starting one (``url``, from LAB_REDIS_URL)."""
-
-    kind: str
-    why: str
-    url: str | None = None
-
-    def describe(self) -> str:
-        """One line for people: what runs and why."""
-        if self.kind == "embedded":
-            return f"embedded broker ({EMBEDDED_NAME}): {self.why}"
-        where = self.url or "redis-server started by the lesson"
-        return f"Redis ({where}): {self.why}"
-
-
-def choose_broker(
-    env: Mapping[str, str] | None = None, which: Callable[[str], str | None] = shutil.which
-) -> BrokerChoice:
-    """The broker for lesson 12: ``LAB_BROKER=embedded|redis``; unset → Redis when
-    ``LAB_REDIS_URL`` is set or ``redis-server`` is on PATH, else the embedded one."""
-    env = os.environ if env is None else env
-    wanted = env.get("LAB_BROKER", "").strip().lower()
-    if wanted not in ("", *BROKERS):
-        raise ValueError(f"LAB_BROKER must be one of {BROKERS} or unset, got {wanted!r}")
-    url = env.get("LAB_REDIS_URL") or None
-    if wanted == "embedded":
-        return BrokerChoice("embedded", "LAB_BROKER=embedded")
-    if url:
-        return BrokerChoice("redis", "LAB_REDIS_URL is set", url)
-    if which("redis-server") is not None:
-        why = "LAB_BROKER=redis" if wanted else "redis-server is on PATH"
-        return BrokerChoice("redis", why)
-    if wanted == "redis":
-        raise RuntimeError(f"LAB_BROKER=redis but redis-server is not on PATH: {REDIS_HOWTO}")
-    return BrokerChoice("embedded", "redis-server is not on PATH")
 
 
 def _die_with_parent() -> None:

@@ -34,27 +34,6 @@ def nap(job: str, enqueued_ns: int, seconds: float) -> None:
 HAS_REDIS = shutil.which("redis-server") is not None
 
 
-@pytest.mark.parametrize(
-    ("env", "which", "kind"),
-    [
-        ({}, "/usr/bin/redis-server", "redis"),
-        ({}, None, "embedded"),
-        ({"LAB_BROKER": "embedded"}, "/usr/bin/redis-server", "embedded"),
-        ({"LAB_BROKER": "redis"}, "/usr/bin/redis-server", "redis"),
-        ({"LAB_REDIS_URL": "redis://127.0.0.1:6379/0"}, None, "redis"),
-    ],
-)
-def test_choose_broker(env: dict[str, str], which: str | None, kind: str) -> None:
-    assert queue.choose_broker(env, lambda _: which).kind == kind
-
-
-def test_choose_broker_refuses_what_it_cannot_do() -> None:
-    with pytest.raises(ValueError, match="'rabbit'"):
-        queue.choose_broker({"LAB_BROKER": "rabbit"}, lambda _: None)
-    with pytest.raises(RuntimeError, match="apt install redis-server"):
-        queue.choose_broker({"LAB_BROKER": "redis"}, lambda _: None)
-
-
 def test_start_workers_checks_its_arguments(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="got 0"):
         queue.start_workers("bench_tasks", tmp_path, processes=0)

@@ -66,6 +66,27 @@ START_TIMEOUT_S = 20.0
 STOP_TIMEOUT_S = 10.0
 HOST = "127.0.0.1"
 
+# Elsewhere than Linux there is no PR_SET_PDEATHSIG: a thread in each Python child ends it
+# once the kernel (its parent) is gone. (redis-server has no such thread: atexit stops it.)
+_WATCH_PARENT = """
+import os, threading, time
+def _watch(parent=os.getppid()):
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+threading.Thread(target=_watch, daemon=True).start()
+"""
+_LINUX = sys.platform.startswith("linux")
+
+
+_CELERY = "from celery.__main__ import main\nmain()\n"  # `celery …` with sys.argv[1:]
+
+
+def _python(code: str, *args: str) -> list[str]:
+    """``python -c code args``, with the parent watch where the OS cannot kill it for us."""
+    return [sys.executable, "-c", code if _LINUX else _WATCH_PARENT + code, *args]
+
+
 # fakeredis's TCP server answers through socketserver's StreamRequestHandler, which leaves
 # Nagle's algorithm on: each small reply then waits for the client's delayed ACK (~40 ms on
 # Linux), and Celery drained ~11 jobs/s instead of ~450 (docs/benchmarks.md).
@@ -86,7 +107,7 @@ def _die_with_parent() -> None:
 
 
 def _popen(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
-    preexec = _die_with_parent if sys.platform.startswith("linux") else None
+    preexec = _die_with_parent if _LINUX else None
     return subprocess.Popen(list(args), preexec_fn=preexec, **kwargs)
 
 
@@ -142,7 +163,7 @@ class Broker(Stoppable):
             args = ["redis-server", "--port", str(port), "--bind", HOST, "--save", "",
                     "--appendonly", "no", "--dir", str(self.folder)]  # fmt: skip
         else:
-            args = [sys.executable, "-c", _FAKEREDIS, HOST, str(port)]
+            args = _python(_FAKEREDIS, HOST, str(port))
         self.process = _popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.url = f"redis://{HOST}:{port}/0"
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -253,7 +274,8 @@ def start_workers(
     # into the notebook's output.
     log = (span_dir / "workers.log").open("ab")
     for index in range(processes):
-        args = [sys.executable, "-m", "celery", "-A", module, "worker", "--pool", pool,
+        celery = [sys.executable, "-m", "celery"] if _LINUX else _python(_CELERY)
+        args = [*celery, "-A", module, "worker", "--pool", pool,
                 "--concurrency", str(concurrency), "--hostname", f"w{index + 1}@lab",
                 "--loglevel", "ERROR", "--without-gossip", "--without-mingle"]  # fmt: skip
         started.append(_popen(args, env=env, cwd=folder, stdout=log, stderr=log))

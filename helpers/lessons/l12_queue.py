@@ -184,6 +184,23 @@ class Broker(Stoppable):
         registry.drop(self)
 
 
+_at_exit: list[bool] = []
+
+
+def _stop_at_exit() -> None:
+    """Once per kernel: at exit, stop the workers, then the broker (stop_all does too, but
+    only once a server was served)."""
+    if not _at_exit:
+        _at_exit.append(True)
+        atexit.register(_stop_ours)
+
+
+def _stop_ours() -> None:
+    ours = [t for t in registry.registered() if isinstance(t, (Workers, Broker))]
+    for thing in sorted(ours, key=lambda t: isinstance(t, Broker)):
+        thing.stop()
+
+
 def celery_config(url: str | None = None) -> dict[str, Any]:
     """The broker settings for a task module: ``app.conf.update(celery_config())``.
 
@@ -206,7 +223,7 @@ def start_broker(choice: BrokerChoice | None = None) -> Broker:
         old.stop()
     broker = Broker(choice or choose_broker())
     registry.register(("lesson-12", "broker"), broker)
-    atexit.register(broker.stop)
+    _stop_at_exit()
     os.environ[CONFIG_ENV] = json.dumps(
         {"broker_url": broker.url, "broker_connection_retry_on_startup": True}
     )
@@ -282,7 +299,7 @@ def start_workers(
     log.close()
     workers = Workers(started, span_dir)
     registry.register(("lesson-12", "workers"), workers)
-    atexit.register(workers.stop)
+    _stop_at_exit()
     _wait_ready(workers, module, folder, processes)
     return workers
 

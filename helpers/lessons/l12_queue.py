@@ -48,9 +48,11 @@ __all__ = [
     "REDIS_HOWTO",
     "Broker",
     "BrokerChoice",
+    "CpuAccount",
     "Workers",
     "celery_config",
     "choose_broker",
+    "cpu_during",
     "free_cores",
     "job_tracer",
     "plot_queue",
@@ -430,6 +432,60 @@ def free_cores(seconds: float = 0.5) -> float:
     """Cores' worth of CPU nobody used during the next ``seconds`` (s) on this machine."""
     busy: list[float] = psutil.cpu_percent(interval=seconds, percpu=True)
     return sum(100.0 - b for b in busy) / 100.0
+
+
+class CpuAccount:
+    """CPU used while a ``with cpu_during(workers):`` block ran, in cores' worth (CPU
+    seconds ÷ wall seconds): ``workers`` (their pool processes), ``others`` (every other
+    process on the machine), ``free`` (``cores`` − ``others``: what this lesson could use)."""
+
+    def __init__(self, workers: Workers) -> None:
+        self._workers = workers
+        self.cores = os.cpu_count() or 1
+        self.wall = self.workers = self.others = 0.0
+
+    @property
+    def free(self) -> float:
+        return self.cores - self.others
+
+    def _pool_cpu(self) -> dict[int, float]:
+        used = {}
+        for pid in self._workers.pool_pids():
+            with contextlib.suppress(psutil.Error):
+                times = psutil.Process(pid).cpu_times()
+                used[pid] = times.user + times.system
+        return used
+
+    @staticmethod
+    def _busy() -> float:
+        times = psutil.cpu_times()
+        # Linux counts guest time inside user time already.
+        not_busy = ("idle", "iowait", "guest", "guest_nice")
+        return float(sum(times) - sum(getattr(times, name, 0.0) for name in not_busy))
+
+    def __enter__(self) -> CpuAccount:
+        self._start = (time.perf_counter(), self._busy(), self._pool_cpu(), self._own())
+        return self
+
+    @staticmethod
+    def _own() -> float:
+        times = psutil.Process().cpu_times()
+        return float(times.user + times.system)
+
+    def __exit__(self, *exc: object) -> None:
+        began, busy, pool, own = self._start
+        self.wall = max(time.perf_counter() - began, 1e-9)
+        now = self._pool_cpu()
+        workers = sum(now[pid] - pool[pid] for pid in now if pid in pool)
+        ours = self._own() - own
+        self.workers = workers / self.wall
+        self.others = max(0.0, (self._busy() - busy - workers - ours) / self.wall)
+
+
+def cpu_during(workers: Workers) -> CpuAccount:
+    """``with cpu_during(workers) as cpu:`` — what the workers' pool processes and everything
+    else on the machine used while the block ran (``CpuAccount``; filled in at its end)."""
+    return CpuAccount(workers)
 
 
 WAIT_COLOR = "#d9d9d9"

@@ -156,3 +156,19 @@ def test_nothing_is_left_when_the_kernel_ends(kind: str, how: str) -> None:
     while _alive(pids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert _alive(pids) == [], f"left behind after the kernel's {how}: {_alive(pids)}"
+
+
+class _NoPool:
+    def pool_pids(self) -> list[int]:
+        return []
+
+
+def test_cpu_during_counts_this_process_as_neither_workers_nor_others() -> None:
+    with queue.cpu_during(_NoPool()) as cpu:  # type: ignore[arg-type]
+        began = time.perf_counter()
+        while time.perf_counter() - began < 0.3:
+            pass
+    assert cpu.wall >= 0.3
+    assert cpu.workers == 0.0
+    assert cpu.cores == os.cpu_count()
+    assert cpu.free == pytest.approx(cpu.cores - cpu.others)

@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +60,7 @@ __all__ = [
     "start_broker",
     "start_workers",
     "wait_jobs",
+    "wait_running",
 ]
 
 CONFIG_ENV = "LAB_QUEUE_CELERY"  # JSON: the broker settings a task module reads
@@ -426,6 +427,28 @@ def wait_jobs(
         if len(jobs) >= count or time.monotonic() >= deadline:
             return jobs
         time.sleep(0.05)
+
+
+def wait_running(
+    app: Any, labels: Collection[str], count: int, timeout: float = 10.0
+) -> dict[str, str]:
+    """Block until ``count`` workers each run exactly one job, labelled (its first argument)
+    one of ``labels``; return {worker hostname: label}. Asks the workers themselves
+    (``app.control.inspect().active()``); after ``timeout`` s a RuntimeError says what ran."""
+    deadline = time.monotonic() + timeout
+    running: dict[str, list[str]] = {}
+    while time.monotonic() < deadline:
+        active = app.control.inspect(timeout=1.0, limit=count).active() or {}
+        running = {host: [str(job["args"][0]) for job in jobs if job.get("args")]
+                   for host, jobs in active.items()}  # fmt: skip
+        placed = {host: ran[0] for host, ran in running.items() if len(ran) == 1}
+        if sum(label in labels for label in placed.values()) >= count:
+            return {host: label for host, label in placed.items() if label in labels}
+        time.sleep(0.05)
+    raise RuntimeError(
+        f"after {timeout} s the workers ran {running}: wanted {count} of them running one of"
+        f" {sorted(labels)} each"
+    )
 
 
 def free_cores(seconds: float = 0.5) -> float:

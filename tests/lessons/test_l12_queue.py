@@ -71,17 +71,24 @@ def test_two_workers_run_20_jobs_and_stop(kind: str, tasks_dir: Path) -> None:
     try:
         sys.modules.pop("bench_tasks", None)
         tasks = importlib.import_module("bench_tasks")
+        tasks.nap.delay("long-a", time.time_ns(), 0.6)
+        tasks.nap.delay("long-b", time.time_ns(), 0.6)
+        placed = queue.wait_running(tasks.app, {"long-a", "long-b"}, count=2)
+        assert sorted(placed.values()) == ["long-a", "long-b"], placed
+        assert sorted(placed) == ["w1@lab", "w2@lab"], placed
+        with pytest.raises(RuntimeError, match="wanted 3"):
+            queue.wait_running(tasks.app, {"long-a", "long-b"}, count=3, timeout=0.1)
         for i in range(20):
             tasks.nap.delay(f"j{i}", time.time_ns(), 0.02)
         deadline = time.monotonic() + 30
         jobs = queue.read_jobs(workers)
-        while len(jobs) < 20 and time.monotonic() < deadline:
+        while len(jobs) < 22 and time.monotonic() < deadline:
             time.sleep(0.1)
             jobs = queue.read_jobs(workers)
     finally:
         sys.path.remove(str(tasks_dir))
         sys.modules.pop("bench_tasks", None)
-    assert sorted(jobs["job"]) == sorted(f"j{i}" for i in range(20))
+    assert sorted(jobs["job"]) == sorted(["long-a", "long-b", *(f"j{i}" for i in range(20))])
     assert jobs["worker"].nunique() == 2, "both worker processes should have taken jobs"
     assert (jobs["wait"] >= 0).all() and (jobs["run"] >= 0.02).all(), jobs
     pids = [p for p in [broker.pid, *workers.pids, *workers.pool_pids()] if p is not None]

@@ -418,13 +418,14 @@ def wait_jobs(
     timeout: float = 30.0,
     prefix: str = "",
 ) -> pd.DataFrame:
-    """``read_jobs`` of the jobs whose label starts with ``prefix``, once ``count`` of them
-    have ended, or after ``timeout`` s with what there is (a lost job never ends)."""
+    """``read_jobs`` of the jobs whose label starts with ``prefix``, once ``count`` different
+    labels have ended (a redelivered job may run twice), or after ``timeout`` s with what
+    there is (a lost job never ends)."""
     deadline = time.monotonic() + timeout
     while True:
         every = read_jobs(workers, t0)
         jobs: pd.DataFrame = every[every["job"].str.startswith(prefix)].reset_index(drop=True)
-        if len(jobs) >= count or time.monotonic() >= deadline:
+        if jobs["job"].nunique() >= count or time.monotonic() >= deadline:
             return jobs
         time.sleep(0.05)
 

@@ -221,6 +221,9 @@ def celery_config(url: str | None = None) -> dict[str, Any]:
 def start_broker(choice: BrokerChoice | None = None) -> Broker:
     """Start the broker ``choice`` names (default: ``choose_broker()``) on 127.0.0.1; it
     replaces one this kernel started before and stops with ``stop_all``."""
+    old_workers = registry.take(("lesson-12", "workers"))
+    if old_workers is not None:
+        old_workers.stop()  # first: while their broker is gone they retry it until stopped
     old = registry.take(("lesson-12", "broker"))
     if old is not None:
         old.stop()

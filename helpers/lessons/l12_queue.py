@@ -522,6 +522,7 @@ RUN_COLOR = "#2ca02c"
 def plot_queue(jobs: pd.DataFrame, run: Run | None = None, title: str = "") -> Figure:
     """The API's requests (if ``run``) above each job's wait and run per worker lane, in ms
     on one clock. The title should state the finding."""
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     from helpers._bars import hbars
@@ -533,11 +534,16 @@ def plot_queue(jobs: pd.DataFrame, run: Run | None = None, title: str = "") -> F
     panels = 2 if run is not None else 1
     height = 1.2 + 0.45 * len(lanes) + (2.6 if run is not None else 0)
     fig = LabFigure(figsize=(WIDTH_IN, max(3.0, height)), layout="constrained")
-    axes = fig.subplots(panels, 1, sharex=True, squeeze=False,
+    # Not sharing x: the requests last ms, the drain seconds; one axis would crush the first.
+    axes = fig.subplots(panels, 1, squeeze=False,
                         height_ratios=[2.6, 1.2 + 0.45 * len(lanes)][-panels:])  # fmt: skip
     if run is not None:
         request_handles = _draw_requests(axes[0][0], run)
+        for handle in request_handles:  # this lesson's word for Starlette's threads
+            label = str(handle.get_label()).replace("a worker thread", "a thread-pool thread")
+            handle.set_label(label.replace("on a worker", "on a thread-pool thread"))
         _style(axes[0][0], "API requests", "request")
+        axes[0][0].set_xlabel("time since the first request (ms)", fontsize=FONT)
         axes[0][0].legend(handles=request_handles, fontsize=SMALL, loc="lower right",
                           bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False)  # fmt: skip
     ax = axes[-1][0]
@@ -553,11 +559,14 @@ def plot_queue(jobs: pd.DataFrame, run: Run | None = None, title: str = "") -> F
     _style(ax, "jobs per worker process", "")
     ax.set_xlabel("time since the first request (ms)", fontsize=FONT)
     handles = [
-        Patch(color=WAIT_COLOR, label="waiting in the queue (from its enqueue, |)"),
+        Patch(color=WAIT_COLOR, label="waiting in the queue"),
         Patch(color=RUN_COLOR, label="running in the worker"),
+        Line2D(
+            [], [], marker="|", linestyle="none", color="black", markersize=10, label="= enqueued"
+        ),
     ]
     ax.legend(handles=handles, fontsize=SMALL, loc="lower right", bbox_to_anchor=(1.0, 1.0),
-              ncols=2, frameon=False)  # fmt: skip
+              ncols=3, frameon=False)  # fmt: skip
     if title:
         fig.suptitle(title, fontsize=FONT + 1, x=0.01, ha="left")
     return fig

@@ -53,6 +53,7 @@ __all__ = [
     "celery_config",
     "choose_broker",
     "cpu_during",
+    "default_pool",
     "free_cores",
     "job_tracer",
     "plot_queue",
@@ -266,20 +267,28 @@ class Workers(Stoppable):
         registry.drop(self)
 
 
+def default_pool() -> str:
+    """``prefork`` (a pool process per job slot), or ``solo`` on Windows, where Celery does
+    not support prefork: each worker process then runs one job at a time itself."""
+    return "solo" if sys.platform == "win32" else "prefork"
+
+
 def start_workers(
     module: str,
     folder: Path | str,
     processes: int = 1,
     *,
-    pool: str = "prefork",
+    pool: str | None = None,
     concurrency: int = 1,
     spans: Path | str | None = None,
 ) -> Workers:
-    """Start ``processes`` × ``celery -A module worker --pool POOL --concurrency N``, with
+    """Start ``processes`` × ``celery -A module worker --pool POOL --concurrency N`` (POOL:
+    ``default_pool()`` unless given), with
     ``folder`` (where the notebook wrote ``module``) on their PYTHONPATH; return once each
     answers a ping. Spans go to ``spans`` (default: a new folder under ``folder``)."""
     if processes < 1:
         raise ValueError(f"processes must be ≥ 1, got {processes}")
+    pool = pool or default_pool()
     if pool not in ("prefork", "solo"):
         raise ValueError(f"pool must be 'prefork' or 'solo', got {pool!r}")
     if CONFIG_ENV not in os.environ:

@@ -179,3 +179,12 @@ def test_cpu_during_counts_this_process_as_neither_workers_nor_others() -> None:
     assert cpu.workers == 0.0
     assert cpu.cores == os.cpu_count()
     assert cpu.free == pytest.approx(cpu.cores - cpu.others)
+
+
+@pytest.mark.parametrize(("platform", "pool"), [("linux", "prefork"), ("darwin", "prefork"),
+                                                ("win32", "solo")])  # fmt: skip
+def test_the_pool_is_solo_on_windows_only(
+    platform: str, pool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.platform", platform)
+    assert queue.default_pool() == pool

@@ -24,7 +24,7 @@ IGNORE_RANGE := $(if $(ALLOW_UNTESTED_PYTHON),--ignore-requires-python)
 LATEST := .venv-latest
 LATEST_NOTEBOOK ?= 00_welcome
 
-.PHONY: lab test setup check-python lock test-latest lint typecheck unit notebooks browser-deps bench-deps test-browser test-matrix stress bench figures handout nav clean
+.PHONY: lab test setup check-python lock test-latest lint typecheck unit notebooks browser-deps queue-deps bench-deps test-browser test-matrix stress bench figures handout nav clean
 
 # An untested Python is refused here, before a venv or a download (scripts/check_python.py):
 # the venv's own interpreter once it exists, else the one that would create it.
@@ -84,6 +84,12 @@ browser-deps:
 	@command -v chromium >/dev/null || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+# Debian's redis-server: lesson 12's real broker (without it the lesson uses its embedded one).
+queue-deps:
+	@command -v redis-server >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq redis-server; }
 
 test-browser: setup browser-deps
 	LAB_FAST=1 $(BIN)/python -m pytest -m browser tests/browser ; status=$$?; \

@@ -33,6 +33,8 @@ from helpers import stop_all
 __all__ = ["BENCHMARKS", "main"]
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+# Sections measured by hand, copied after the generated ones (lesson 12's broker choice).
+HAND_MEASURED = [Path(__file__).resolve().parent / "queue_brokers.md"]
 LOADED_PER_CORE = 0.5  # 1-minute load above this per core: say the numbers are noisy
 
 
@@ -148,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         command=command,
         notes=notes,
     )
+    text += "".join("\n" + page.read_text(encoding="utf-8") for page in HAND_MEASURED)
     path = write(args.out, text)
     print(f"[bench] wrote {path}", file=sys.stderr)
     print(text)

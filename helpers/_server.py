@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import inspect
 import ipaddress
 import logging
 import socket
@@ -255,10 +256,15 @@ class Server(Stoppable):
             # not started in time, cancelled, or the loop closed under it: nothing was read
             started.cancel()
             return Samples()
+        stopping = sampler.stop()
         try:
-            result: Samples = await self.run_on_loop(sampler.stop(), timeout=1.0)
+            result: Samples = await self.run_on_loop(stopping, timeout=1.0)
             return result
         except (TimeoutError, ValueError):
+            # A server stopped during the burst refuses it before it starts: close it, or
+            # Python warns "coroutine 'Sampler.stop' was never awaited" into the notebook.
+            if inspect.getcoroutinestate(stopping) == inspect.CORO_CREATED:
+                stopping.close()
             return sampler.samples
 
 

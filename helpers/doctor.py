@@ -247,6 +247,20 @@ def _proxy() -> Check:
     return Check("proxy settings", True, "no proxy for 127.0.0.1")
 
 
+def _queue_broker() -> Check:
+    from helpers._broker_choice import REDIS_HOWTO, choose_broker
+
+    name = "lesson 12's task-queue broker"
+    try:
+        choice = choose_broker()
+    except (ValueError, RuntimeError) as error:
+        return Check(name, False, str(error), f"unset LAB_BROKER, or install Redis: {REDIS_HOWTO}")
+    found = choice.describe()
+    if choice.kind == "embedded":
+        found += f"; for the real one: {REDIS_HOWTO}"
+    return Check(name, True, found)
+
+
 CHECKS: list[Callable[[], Check]] = [
     python_policy,
     _packages,
@@ -257,6 +271,7 @@ CHECKS: list[Callable[[], Check]] = [
     _widgets,
     _proxy,
     _open_files,
+    _queue_broker,
 ]
 
 

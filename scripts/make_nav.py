@@ -48,6 +48,8 @@ LESSONS = [
            "Find and fix the hidden problems of a service, and prove each fix.", 30),
     Lesson("11_claims_check", "Claims check",
            "Popular claims about FastAPI concurrency, each measured and given a verdict.", 15),
+    Lesson("12_task_queues", "Task queues: when BackgroundTasks are not enough",
+           "Celery workers, a Redis broker, and what a queue buys and costs.", 20),
 ]  # fmt: skip
 
 

@@ -229,3 +229,11 @@ def test_collector_count_keeps_to_the_burst(monkeypatch: pytest.MonkeyPatch) -> 
         for guarded in (True, False):
             count = asyncio.run(collector_pause._full_collections_under_pressure(None, guarded))
             assert count == expected, (fake.__name__, guarded, count)
+
+
+def test_the_hand_measured_sections_are_in_the_page() -> None:
+    from benchmarks.run import DEFAULT_OUT, HAND_MEASURED
+
+    page = DEFAULT_OUT.read_text(encoding="utf-8")
+    for section in HAND_MEASURED:
+        assert section.read_text(encoding="utf-8") in page, f"{section.name} is not in {page}"

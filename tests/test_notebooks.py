@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from datetime import datetime
 from pathlib import Path
 
@@ -58,6 +59,7 @@ _listening = [c.laddr for _p in [_me, *_me.children(recursive=True)]
 print(_json.dumps({
     "servers": sorted(t.name for t in _threading.enumerate() if t.name.startswith("lab-server-")),
     "exposed": [f"{a.ip}:{a.port}" for a in _listening if not _ip.ip_address(a.ip).is_loopback],
+    "children": sorted(" ".join(_p.cmdline()[:4]) for _p in _me.children(recursive=True)),
 }))
 """
 
@@ -151,3 +153,28 @@ def test_notebook_runs_all_twice_in_one_kernel(path: Path) -> None:
     assert first["exposed"] == [] and second["exposed"] == [], (
         f"something in {path.name}'s kernel listens beyond loopback: {first} {second}"
     )
+
+
+LESSON_12 = Path(__file__).parent.parent / "notebooks" / "12_task_queues.ipynb"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("broker", ["embedded", "redis"])
+def test_lesson_12_runs_with_each_broker(broker: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lesson 12 with its embedded broker and with Redis (LAB_BROKER, read by the kernel).
+
+    Without redis-server the Redis run is skipped — except on CI (CI=true), where `make
+    queue-deps` installs it, so a missing one is a broken setup, not a reason to skip."""
+    if broker == "redis" and shutil.which("redis-server") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is missing on CI: `make queue-deps` should install it")
+        pytest.skip("redis-server is not installed (apt install redis-server)")
+    monkeypatch.setenv("LAB_BROKER", broker)
+    monkeypatch.setenv("LAB_FAST", os.environ.get("LAB_FAST", "1"))
+    audits: list[dict[str, list[str]]] = []
+    errors, durations = run_all_twice(LESSON_12, audits)
+    assert not errors, [(e.get("ename"), e.get("evalue")) for e in errors]
+    assert max(durations) < FAST_LIMIT_S, f"lesson 12 with {broker}: {durations} s in fast mode"
+    assert all(a["servers"] == [] and a["exposed"] == [] for a in audits), audits
+    left = [a["children"] for a in audits]
+    assert left == [[], []], f"lesson 12 leaves processes after Run All (broker, workers): {left}"

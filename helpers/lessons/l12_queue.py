@@ -1,0 +1,581 @@
+"""Lesson 12's bench: a broker, Celery worker processes, and each job's spans on one clock.
+
+The lesson writes its task module (``lab_tasks.py``) itself; this module starts what runs
+it. ``start_broker()`` starts Redis (Debian's ``redis-server``) or the embedded broker
+(fakeredis's TCP server in its own Python process) on 127.0.0.1 and a free port;
+``start_workers()`` runs ``celery -A MODULE worker`` processes against it. Both are
+registered with the lab's ``stop_all`` and stopped at interpreter exit; on Linux they also
+die with the kernel (``PR_SET_PDEATHSIG``), so a killed kernel leaves nothing behind.
+
+Workers record each job with OpenTelemetry (``job_tracer()``): one JSON line per ended span
+in ``spans-<pid>.jsonl``; ``read_jobs()`` puts them on a ``Run``'s clock.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import psutil
+
+from helpers import _server_registry as registry
+from helpers._broker_choice import BROKERS, REDIS_HOWTO, BrokerChoice, choose_broker
+from helpers._stoppable import Stoppable
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import Tracer
+
+    from helpers._run import Run
+
+__all__ = [
+    "BROKERS",
+    "REDIS_HOWTO",
+    "Broker",
+    "BrokerChoice",
+    "CpuAccount",
+    "Workers",
+    "celery_config",
+    "choose_broker",
+    "cpu_during",
+    "default_pool",
+    "free_cores",
+    "job_tracer",
+    "plot_queue",
+    "read_jobs",
+    "start_broker",
+    "start_workers",
+    "wait_jobs",
+    "wait_running",
+]
+
+CONFIG_ENV = "LAB_QUEUE_CELERY"  # JSON: the broker settings a task module reads
+SPANS_ENV = "LAB_QUEUE_SPANS"  # folder where workers write their spans
+START_TIMEOUT_S = 20.0
+STOP_TIMEOUT_S = 10.0
+HOST = "127.0.0.1"
+
+# Elsewhere than Linux there is no PR_SET_PDEATHSIG: a thread in each Python child ends it
+# once the kernel (its parent) is gone. (redis-server has no such thread: atexit stops it.)
+_WATCH_PARENT = """
+import os, threading, time
+def _watch(parent=os.getppid()):
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+threading.Thread(target=_watch, daemon=True).start()
+"""
+_LINUX = sys.platform.startswith("linux")
+
+
+_CELERY = "from celery.__main__ import main\nmain()\n"  # `celery …` with sys.argv[1:]
+
+
+def _python(code: str, *args: str) -> list[str]:
+    """``python -c code args``, with the parent watch where the OS cannot kill it for us."""
+    return [sys.executable, "-c", code if _LINUX else _WATCH_PARENT + code, *args]
+
+
+# fakeredis's TCP server answers through socketserver's StreamRequestHandler, which leaves
+# Nagle's algorithm on: each small reply then waits for the client's delayed ACK (~40 ms on
+# Linux), and Celery drained ~11 jobs/s instead of ~450 (docs/benchmarks.md).
+_FAKEREDIS = """
+import sys
+from fakeredis._clients._tcp_server import TCPFakeRequestHandler
+from fakeredis import TcpFakeServer
+TCPFakeRequestHandler.disable_nagle_algorithm = True
+TcpFakeServer((sys.argv[1], int(sys.argv[2]))).serve_forever()
+"""
+
+
+def _die_with_parent() -> None:
+    """``preexec_fn``: the child gets SIGKILL when the kernel dies (Linux's prctl)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_set_pdeathsig = 1
+    libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
+def _popen(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    preexec = _die_with_parent if _LINUX else None
+    return subprocess.Popen(list(args), preexec_fn=preexec, **kwargs)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _ping(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5) as conn:
+            conn.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def _end(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM, then SIGKILL after ``timeout`` s; children that outlive it are killed too."""
+    if process.poll() is not None:
+        return
+    try:
+        children = psutil.Process(process.pid).children(recursive=True)
+    except psutil.Error:
+        children = []
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+    _gone, alive = psutil.wait_procs(children, timeout=timeout)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
+
+
+class Broker(Stoppable):
+    """A running broker: ``kind``, ``url``, ``pid`` (None for an existing Redis)."""
+
+    def __init__(self, choice: BrokerChoice) -> None:
+        self.kind = choice.kind
+        self.choice = choice
+        self.folder = Path(tempfile.mkdtemp(prefix="lab-queue-"))
+        self.process: subprocess.Popen[bytes] | None = None
+        if choice.url:
+            self.url = choice.url
+            return
+        port = _free_port()
+        if choice.kind == "redis":
+            args = ["redis-server", "--port", str(port), "--bind", HOST, "--save", "",
+                    "--appendonly", "no", "--dir", str(self.folder)]  # fmt: skip
+        else:
+            args = _python(_FAKEREDIS, HOST, str(port))
+        self.process = _popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.url = f"redis://{HOST}:{port}/0"
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _ping(HOST, port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{args[0]} did not answer PING on {HOST}:{port}")
+            time.sleep(0.05)
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _end(self.process)
+        shutil.rmtree(self.folder, ignore_errors=True)
+        registry.drop(self)
+
+
+_at_exit: list[bool] = []
+
+
+def _stop_at_exit() -> None:
+    """Once per kernel: at exit, stop the workers, then the broker (stop_all does too, but
+    only once a server was served)."""
+    if not _at_exit:
+        _at_exit.append(True)
+        atexit.register(_stop_ours)
+
+
+def _stop_ours() -> None:
+    ours = [t for t in registry.registered() if isinstance(t, (Workers, Broker))]
+    for thing in sorted(ours, key=lambda t: isinstance(t, Broker)):
+        thing.stop()
+
+
+def celery_config(url: str | None = None) -> dict[str, Any]:
+    """The broker settings for a task module: ``app.conf.update(celery_config())``.
+
+    ``url`` defaults to the broker ``start_broker`` started last (its workers get it in
+    their environment)."""
+    if url is not None:
+        return {"broker_url": url}
+    raw = os.environ.get(CONFIG_ENV)
+    if raw is None:
+        raise RuntimeError("no broker yet: call start_broker() first")
+    config: dict[str, Any] = json.loads(raw)
+    return config
+
+
+def start_broker(choice: BrokerChoice | None = None) -> Broker:
+    """Start the broker ``choice`` names (default: ``choose_broker()``) on 127.0.0.1; it
+    replaces one this kernel started before and stops with ``stop_all``."""
+    old_workers = registry.take(("lesson-12", "workers"))
+    if old_workers is not None:
+        old_workers.stop()  # first: while their broker is gone they retry it until stopped
+    old = registry.take(("lesson-12", "broker"))
+    if old is not None:
+        old.stop()
+    broker = Broker(choice or choose_broker())
+    registry.register(("lesson-12", "broker"), broker)
+    _stop_at_exit()
+    os.environ[CONFIG_ENV] = json.dumps(
+        {"broker_url": broker.url, "broker_connection_retry_on_startup": True}
+    )
+    return broker
+
+
+class Workers(Stoppable):
+    """``celery worker`` processes; ``pids`` (one per worker), ``spans`` (their folder)."""
+
+    def __init__(self, processes: list[subprocess.Popen[bytes]], spans: Path) -> None:
+        self.processes = processes
+        self.spans = spans
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def pool_pids(self) -> list[int]:
+        """The prefork pool's processes (the ones that run jobs) of every worker."""
+        pids: list[int] = []
+        for process in self.processes:
+            with contextlib.suppress(psutil.Error):
+                pids += [c.pid for c in psutil.Process(process.pid).children()]
+        return pids
+
+    def request_stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+
+    def stop(self) -> None:
+        for process in self.processes:
+            _end(process)
+        registry.drop(self)
+
+
+def default_pool() -> str:
+    """``prefork`` (a pool process per job slot), or ``solo`` on Windows, where Celery does
+    not support prefork: each worker process then runs one job at a time itself."""
+    return "solo" if sys.platform == "win32" else "prefork"
+
+
+def start_workers(
+    module: str,
+    folder: Path | str,
+    processes: int = 1,
+    *,
+    pool: str | None = None,
+    concurrency: int = 1,
+    spans: Path | str | None = None,
+) -> Workers:
+    """Start ``processes`` × ``celery -A module worker --pool POOL --concurrency N`` (POOL:
+    ``default_pool()`` unless given), with
+    ``folder`` (where the notebook wrote ``module``) on their PYTHONPATH; return once each
+    answers a ping. Spans go to ``spans`` (default: a new folder under ``folder``)."""
+    if processes < 1:
+        raise ValueError(f"processes must be ≥ 1, got {processes}")
+    pool = pool or default_pool()
+    if pool not in ("prefork", "solo"):
+        raise ValueError(f"pool must be 'prefork' or 'solo', got {pool!r}")
+    if CONFIG_ENV not in os.environ:
+        raise RuntimeError("no broker yet: call start_broker() first")
+    old = registry.take(("lesson-12", "workers"))
+    if old is not None:
+        old.stop()
+    folder = Path(folder)
+    span_dir = Path(spans) if spans is not None else Path(tempfile.mkdtemp(dir=folder))
+    span_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(folder), *sys.path]))
+    env[SPANS_ENV] = str(span_dir)
+    started = []
+    # Their logs (Celery warns about root, reports a killed pool process) go to a file, not
+    # into the notebook's output.
+    log = (span_dir / "workers.log").open("ab")
+    for index in range(processes):
+        celery = [sys.executable, "-m", "celery"] if _LINUX else _python(_CELERY)
+        args = [*celery, "-A", module, "worker", "--pool", pool,
+                "--concurrency", str(concurrency), "--hostname", f"w{index + 1}@lab",
+                "--loglevel", "ERROR", "--without-gossip", "--without-mingle"]  # fmt: skip
+        started.append(_popen(args, env=env, cwd=folder, stdout=log, stderr=log))
+    log.close()
+    workers = Workers(started, span_dir)
+    registry.register(("lesson-12", "workers"), workers)
+    _stop_at_exit()
+    _wait_ready(workers, module, folder, processes)
+    return workers
+
+
+def _wait_ready(workers: Workers, module: str, folder: Path, count: int) -> None:
+    """Block until ``count`` workers answer Celery's ping (so timings exclude start-up)."""
+    from celery import Celery
+
+    app = Celery(module, set_as_current=False)
+    app.conf.update(celery_config())
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while True:
+            if any(p.poll() is not None for p in workers.processes):
+                workers.stop()
+                raise RuntimeError(f"a celery worker for {module!r} (in {folder}) exited")
+            replies = app.control.ping(timeout=0.5) or []
+            if len(replies) >= count:
+                return
+            if time.monotonic() > deadline:
+                workers.stop()
+                raise RuntimeError(f"{len(replies)} of {count} celery workers answered")
+    finally:
+        app.close()
+
+
+class _JsonLinesExporter:
+    """Each ended span as one JSON line in ``folder/spans-<pid>.jsonl``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def export(self, spans: Sequence[ReadableSpan]) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        with (self.folder / f"spans-{os.getpid()}.jsonl").open("a") as out:
+            for span in spans:
+                row = {"name": span.name, "start_ns": span.start_time, "end_ns": span.end_time,
+                       "pid": os.getpid(), "attributes": dict(span.attributes or {})}  # fmt: skip
+                out.write(json.dumps(row) + "\n")
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        """Nothing to release: each export opens and closes its file."""
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+
+def job_tracer() -> Tracer:
+    """The tracer for a task module. In a worker started by ``start_workers`` each ended
+    span becomes a line in its spans folder; elsewhere (the kernel) spans are dropped."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    provider = TracerProvider()
+    folder = os.environ.get(SPANS_ENV)
+    if folder:
+        provider.add_span_processor(SimpleSpanProcessor(_JsonLinesExporter(Path(folder))))  # type: ignore[arg-type]
+    return provider.get_tracer("lab_tasks")
+
+
+JOB_COLUMNS = ["job", "name", "worker", "pid", "enqueued", "start", "end", "wait", "run"]
+
+
+def read_jobs(workers: Workers, t0: float | None = None) -> pd.DataFrame:
+    """Every job span the workers wrote, one row each, times in seconds on a ``Run``'s
+    clock (``t0``: its ``perf_counter`` origin; default: the first enqueue).
+
+    ``enqueued`` is the span's ``enqueued_ns`` attribute (``time.time_ns()`` when the API
+    called ``.delay``); ``worker`` is "w1 · pid" per pool process, in order of first job."""
+    rows = []
+    for path in sorted(workers.spans.glob("spans-*.jsonl")):
+        for line in path.read_text().splitlines():
+            if line.strip():
+                rows.append(json.loads(line))
+    # time.time_ns() is one clock for every process on this machine; perf_counter is the
+    # Run's: the offset between them is read once, here.
+    offset_s = time.time() - time.perf_counter()
+    table = pd.DataFrame(
+        [
+            {
+                "job": str(r["attributes"].get("job", "")),
+                "name": r["name"],
+                "pid": int(r["pid"]),
+                "enqueued": r["attributes"].get("enqueued_ns", r["start_ns"]) / 1e9 - offset_s,
+                "start": r["start_ns"] / 1e9 - offset_s,
+                "end": r["end_ns"] / 1e9 - offset_s,
+            }
+            for r in rows
+        ],
+        columns=["job", "name", "pid", "enqueued", "start", "end"],
+    )
+    if table.empty:
+        empty: pd.DataFrame = pd.DataFrame(columns=JOB_COLUMNS)
+        return empty
+    origin = t0 if t0 is not None else float(table["enqueued"].min())
+    for column in ("enqueued", "start", "end"):
+        table[column] -= origin
+    table = table.sort_values("start", ignore_index=True)
+    lanes = {pid: f"w{i + 1} · {pid}" for i, pid in enumerate(dict.fromkeys(table["pid"]))}
+    table["worker"] = table["pid"].map(lanes)
+    table["wait"] = table["start"] - table["enqueued"]
+    table["run"] = table["end"] - table["start"]
+    result: pd.DataFrame = table[JOB_COLUMNS]
+    return result
+
+
+def wait_jobs(
+    workers: Workers,
+    count: int,
+    t0: float | None = None,
+    timeout: float = 30.0,
+    prefix: str = "",
+) -> pd.DataFrame:
+    """``read_jobs`` of the jobs whose label starts with ``prefix``, once ``count`` different
+    labels have ended (a redelivered job may run twice), or after ``timeout`` s with what
+    there is (a lost job never ends)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        every = read_jobs(workers, t0)
+        jobs: pd.DataFrame = every[every["job"].str.startswith(prefix)].reset_index(drop=True)
+        if jobs["job"].nunique() >= count or time.monotonic() >= deadline:
+            return jobs
+        time.sleep(0.05)
+
+
+def wait_running(
+    app: Any, labels: Collection[str], count: int, timeout: float = 10.0
+) -> dict[str, str]:
+    """Block until ``count`` workers each run exactly one job, labelled (its first argument)
+    one of ``labels``; return {worker hostname: label}. Asks the workers themselves
+    (``app.control.inspect().active()``); after ``timeout`` s a RuntimeError says what ran."""
+    deadline = time.monotonic() + timeout
+    running: dict[str, list[str]] = {}
+    while time.monotonic() < deadline:
+        active = app.control.inspect(timeout=1.0, limit=count).active() or {}
+        running = {host: [str(job["args"][0]) for job in jobs if job.get("args")]
+                   for host, jobs in active.items()}  # fmt: skip
+        placed = {host: ran[0] for host, ran in running.items() if len(ran) == 1}
+        if sum(label in labels for label in placed.values()) >= count:
+            return {host: label for host, label in placed.items() if label in labels}
+        time.sleep(0.05)
+    raise RuntimeError(
+        f"after {timeout} s the workers ran {running}: wanted {count} of them running one of"
+        f" {sorted(labels)} each"
+    )
+
+
+def free_cores(seconds: float = 0.5) -> float:
+    """Cores' worth of CPU nobody used during the next ``seconds`` (s) on this machine."""
+    busy: list[float] = psutil.cpu_percent(interval=seconds, percpu=True)
+    return sum(100.0 - b for b in busy) / 100.0
+
+
+class CpuAccount:
+    """CPU used while a ``with cpu_during(workers):`` block ran, in cores' worth (CPU
+    seconds ÷ wall seconds): ``workers`` (their pool processes), ``others`` (every other
+    process on the machine), ``free`` (``cores`` − ``others``: what this lesson could use)."""
+
+    def __init__(self, workers: Workers) -> None:
+        self._workers = workers
+        self.cores = os.cpu_count() or 1
+        self.wall = self.workers = self.others = 0.0
+
+    @property
+    def free(self) -> float:
+        return self.cores - self.others
+
+    def _pool_cpu(self) -> dict[int, float]:
+        used = {}
+        for pid in self._workers.pool_pids():
+            with contextlib.suppress(psutil.Error):
+                times = psutil.Process(pid).cpu_times()
+                used[pid] = times.user + times.system
+        return used
+
+    @staticmethod
+    def _busy() -> float:
+        times = psutil.cpu_times()
+        # Linux counts guest time inside user time already.
+        not_busy = ("idle", "iowait", "guest", "guest_nice")
+        return float(sum(times) - sum(getattr(times, name, 0.0) for name in not_busy))
+
+    def __enter__(self) -> CpuAccount:
+        self._start = (time.perf_counter(), self._busy(), self._pool_cpu(), self._own())
+        return self
+
+    @staticmethod
+    def _own() -> float:
+        times = psutil.Process().cpu_times()
+        return float(times.user + times.system)
+
+    def __exit__(self, *exc: object) -> None:
+        began, busy, pool, own = self._start
+        self.wall = max(time.perf_counter() - began, 1e-9)
+        now = self._pool_cpu()
+        workers = sum(now[pid] - pool[pid] for pid in now if pid in pool)
+        ours = self._own() - own
+        self.workers = workers / self.wall
+        self.others = max(0.0, (self._busy() - busy - workers - ours) / self.wall)
+
+
+def cpu_during(workers: Workers) -> CpuAccount:
+    """``with cpu_during(workers) as cpu:`` — what the workers' pool processes and everything
+    else on the machine used while the block ran (``CpuAccount``; filled in at its end)."""
+    return CpuAccount(workers)
+
+
+WAIT_COLOR = "#d9d9d9"
+RUN_COLOR = "#2ca02c"
+
+
+def plot_queue(jobs: pd.DataFrame, run: Run | None = None, title: str = "") -> Figure:
+    """The API's requests (if ``run``) above each job's wait and run per worker lane, in ms
+    on one clock. The title should state the finding."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    from helpers._bars import hbars
+    from helpers._plots import FONT, SMALL, WIDTH_IN, LabFigure, _draw_requests, _style
+
+    if jobs.empty:
+        raise ValueError("no jobs to draw: did the workers run any? (read_jobs gave 0 rows)")
+    lanes = list(dict.fromkeys(jobs["worker"]))
+    panels = 2 if run is not None else 1
+    height = 1.2 + 0.45 * len(lanes) + (2.6 if run is not None else 0)
+    fig = LabFigure(figsize=(WIDTH_IN, max(3.0, height)), layout="constrained")
+    # Not sharing x: the requests last ms, the drain seconds; one axis would crush the first.
+    axes = fig.subplots(panels, 1, squeeze=False,
+                        height_ratios=[2.6, 1.2 + 0.45 * len(lanes)][-panels:])  # fmt: skip
+    if run is not None:
+        request_handles = _draw_requests(axes[0][0], run)
+        for handle in request_handles:  # this lesson's word for Starlette's threads
+            label = str(handle.get_label()).replace("a worker thread", "a thread-pool thread")
+            handle.set_label(label.replace("on a worker", "on a thread-pool thread"))
+        _style(axes[0][0], "API requests", "request")
+        axes[0][0].set_xlabel("time since the first request (ms)", fontsize=FONT)
+        axes[0][0].legend(handles=request_handles, fontsize=SMALL, loc="lower right",
+                          bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False)  # fmt: skip
+    ax = axes[-1][0]
+    y = jobs["worker"].map({lane: i for i, lane in enumerate(lanes)}).to_numpy()
+    ms = 1000
+    hbars(ax, y, (jobs["wait"] * ms).to_numpy(), (jobs["enqueued"] * ms).to_numpy(),
+          height=0.25, color=WAIT_COLOR, zorder=1)  # fmt: skip
+    hbars(ax, y, (jobs["run"] * ms).to_numpy(), (jobs["start"] * ms).to_numpy(),
+          height=0.7, color=RUN_COLOR, edgecolor="white", linewidth=0.6, zorder=2)  # fmt: skip
+    ax.scatter(jobs["enqueued"] * ms, y, marker="|", s=60, color="black", zorder=3)
+    ax.set_yticks(range(len(lanes)), lanes)
+    ax.set_ylim(len(lanes) - 0.5, -0.5)
+    _style(ax, "jobs per worker process", "")
+    ax.set_xlabel("time since the first request (ms)", fontsize=FONT)
+    handles = [
+        Patch(color=WAIT_COLOR, label="waiting in the queue"),
+        Patch(color=RUN_COLOR, label="running in the worker"),
+        Line2D(
+            [], [], marker="|", linestyle="none", color="black", markersize=10, label="= enqueued"
+        ),
+    ]
+    ax.legend(handles=handles, fontsize=SMALL, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+              ncols=3, frameon=False)  # fmt: skip
+    if title:
+        fig.suptitle(title, fontsize=FONT + 1, x=0.01, ha="left")
+    return fig

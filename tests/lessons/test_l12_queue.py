@@ -1,0 +1,190 @@
+"""Lesson 12's bench: broker choice, a broker and two workers running 20 jobs, nothing left."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from helpers import _server_registry as registry
+from helpers.lessons import l12_queue as queue
+
+TASKS = """
+import time
+from celery import Celery
+from helpers.lessons import l12_queue as queue
+
+app = Celery("bench_tasks")
+app.conf.update(queue.celery_config())
+tracer = queue.job_tracer()
+
+
+@app.task
+def nap(job: str, enqueued_ns: int, seconds: float) -> None:
+    attributes = {"job": job, "enqueued_ns": enqueued_ns}
+    with tracer.start_as_current_span("nap", attributes=attributes):
+        time.sleep(seconds)
+"""
+
+HAS_REDIS = shutil.which("redis-server") is not None
+
+
+def test_start_workers_checks_its_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="got 0"):
+        queue.start_workers("bench_tasks", tmp_path, processes=0)
+    with pytest.raises(ValueError, match="'threads'"):
+        queue.start_workers("bench_tasks", tmp_path, pool="threads")
+
+
+def _alive(pids: list[int]) -> list[int]:
+    return [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != "zombie"]
+
+
+@pytest.fixture
+def tasks_dir(tmp_path: Path) -> Iterator[Path]:
+    (tmp_path / "bench_tasks.py").write_text(TASKS)
+    yield tmp_path
+    for thing in registry.registered():
+        if isinstance(thing, (queue.Broker, queue.Workers)):
+            thing.stop()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "embedded",
+        pytest.param("redis", marks=pytest.mark.skipif(not HAS_REDIS, reason="no redis-server")),
+    ],
+)
+def test_two_workers_run_20_jobs_and_stop(kind: str, tasks_dir: Path) -> None:
+    import importlib
+    import sys
+
+    broker = queue.start_broker(queue.BrokerChoice(kind, "test"))
+    workers = queue.start_workers("bench_tasks", tasks_dir, processes=2)
+    sys.path.insert(0, str(tasks_dir))
+    try:
+        sys.modules.pop("bench_tasks", None)
+        tasks = importlib.import_module("bench_tasks")
+        tasks.nap.delay("long-a", time.time_ns(), 0.6)
+        tasks.nap.delay("long-b", time.time_ns(), 0.6)
+        placed = queue.wait_running(tasks.app, {"long-a", "long-b"}, count=2)
+        assert sorted(placed.values()) == ["long-a", "long-b"], placed
+        assert sorted(placed) == ["w1@lab", "w2@lab"], placed
+        with pytest.raises(RuntimeError, match="wanted 3"):
+            queue.wait_running(tasks.app, {"long-a", "long-b"}, count=3, timeout=0.1)
+        for i in range(20):
+            tasks.nap.delay(f"j{i}", time.time_ns(), 0.02)
+        deadline = time.monotonic() + 30
+        jobs = queue.read_jobs(workers)
+        while len(jobs) < 22 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            jobs = queue.read_jobs(workers)
+    finally:
+        sys.path.remove(str(tasks_dir))
+        sys.modules.pop("bench_tasks", None)
+    assert sorted(jobs["job"]) == sorted(["long-a", "long-b", *(f"j{i}" for i in range(20))])
+    assert jobs["worker"].nunique() == 2, "both worker processes should have taken jobs"
+    assert (jobs["wait"] >= 0).all() and (jobs["run"] >= 0.02).all(), jobs
+    pids = [p for p in [broker.pid, *workers.pids, *workers.pool_pids()] if p is not None]
+    assert len(pids) == 5, pids  # broker, 2 workers, one pool process each
+    queue.plot_queue(jobs, title="20 jobs")
+    workers.stop()
+    broker.stop()
+    time.sleep(0.2)
+    assert _alive(pids) == [], "processes left behind"
+    assert not any(isinstance(t, (queue.Broker, queue.Workers)) for t in registry.registered())
+    assert os.environ.get(queue.CONFIG_ENV)
+
+
+# Run in a fresh kernel: a broker and two workers, as lesson 12 starts them; prints the pids.
+IN_KERNEL = """
+import json, os, pathlib, tempfile
+from helpers.lessons import l12_queue as queue
+queue._LINUX = {linux}
+folder = pathlib.Path(tempfile.mkdtemp())
+(folder / "bench_tasks.py").write_text({tasks!r})
+broker = queue.start_broker(queue.BrokerChoice({kind!r}, "test"))
+workers = queue.start_workers("bench_tasks", folder, processes=2)
+print(json.dumps([os.getpid(), broker.pid, *workers.pids, *workers.pool_pids()]))
+"""
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "embedded",
+        pytest.param("redis", marks=pytest.mark.skipif(not HAS_REDIS, reason="no redis-server")),
+    ],
+)
+@pytest.mark.parametrize("how", ["shutdown", "kill", "kill, parent watch"])
+def test_nothing_is_left_when_the_kernel_ends(kind: str, how: str) -> None:
+    """A kernel shut down (atexit runs) or killed (PR_SET_PDEATHSIG on Linux; elsewhere the
+    parent-watch thread, tried here for the Python children) leaves no broker, worker or pool
+    process behind (the pool processes follow their worker)."""
+    if how == "kill, parent watch" and kind == "redis":
+        pytest.skip("redis-server has no parent watch: off Linux only atexit stops it")
+    import json
+    import signal
+
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    printed: list[str] = []
+
+    def keep(message: dict[str, object]) -> None:
+        content = message.get("content")
+        if message.get("msg_type") == "stream" and isinstance(content, dict):
+            printed.append(str(content.get("text", "")))
+
+    try:
+        reply = kc.execute_interactive(
+            IN_KERNEL.format(tasks=TASKS, kind=kind, linux=how != "kill, parent watch"),
+            timeout=90,
+            output_hook=keep,
+        )
+        assert reply["content"]["status"] == "ok", reply["content"]
+        kernel, *pids = json.loads("".join(printed).strip().splitlines()[-1])
+        assert len(_alive(pids)) == 5, pids
+        if how.startswith("kill"):
+            os.kill(kernel, signal.SIGKILL)
+        else:
+            km.shutdown_kernel(now=False)
+    finally:
+        kc.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+    deadline = time.monotonic() + 15
+    while _alive(pids) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _alive(pids) == [], f"left behind after the kernel's {how}: {_alive(pids)}"
+
+
+class _NoPool:
+    def pool_pids(self) -> list[int]:
+        return []
+
+
+def test_cpu_during_counts_this_process_as_neither_workers_nor_others() -> None:
+    with queue.cpu_during(_NoPool()) as cpu:  # type: ignore[arg-type]
+        began = time.perf_counter()
+        while time.perf_counter() - began < 0.3:
+            pass
+    assert cpu.wall >= 0.3
+    assert cpu.workers == 0.0
+    assert cpu.cores == os.cpu_count()
+    assert cpu.free == pytest.approx(cpu.cores - cpu.others)
+
+
+@pytest.mark.parametrize(("platform", "pool"), [("linux", "prefork"), ("darwin", "prefork"),
+                                                ("win32", "solo")])  # fmt: skip
+def test_the_pool_is_solo_on_windows_only(
+    platform: str, pool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.platform", platform)
+    assert queue.default_pool() == pool

@@ -71,9 +71,11 @@ def test_two_workers_run_20_jobs_and_stop(kind: str, tasks_dir: Path) -> None:
     try:
         sys.modules.pop("bench_tasks", None)
         tasks = importlib.import_module("bench_tasks")
-        tasks.nap.delay("long-a", time.time_ns(), 0.6)
-        tasks.nap.delay("long-b", time.time_ns(), 0.6)
-        placed = queue.wait_running(tasks.app, {"long-a", "long-b"}, count=2)
+        # Long enough that a slow machine's inspect round trips cannot miss them running (a
+        # 0.6 s nap once finished unseen within wait_running's window on CI's Python 3.10).
+        tasks.nap.delay("long-a", time.time_ns(), 3.0)
+        tasks.nap.delay("long-b", time.time_ns(), 3.0)
+        placed = queue.wait_running(tasks.app, {"long-a", "long-b"}, count=2, timeout=30)
         assert sorted(placed.values()) == ["long-a", "long-b"], placed
         assert sorted(placed) == ["w1@lab", "w2@lab"], placed
         with pytest.raises(RuntimeError, match="wanted 3"):

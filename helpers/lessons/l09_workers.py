@@ -15,7 +15,6 @@ import concurrent.futures
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,7 @@ import time
 
 import httpx
 
+from helpers._ports import free_port
 from helpers._stoppable import Stoppable
 
 __all__ = ["WorkerServer", "start_workers", "stop_all_workers"]
@@ -50,14 +50,7 @@ main(sys.argv[2:], prog_name="uvicorn")
 """
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-LOOPBACK_HOSTS = ("127.0.0.1",)  # IPv4 only: _free_port probes with AF_INET
+LOOPBACK_HOSTS = ("127.0.0.1",)  # IPv4 only: free_port probes with AF_INET
 
 
 class WorkerServer(Stoppable):
@@ -79,7 +72,7 @@ class WorkerServer(Stoppable):
             )
         self.target = target
         self.workers = workers
-        self.port = _free_port(host)
+        self.port = free_port(host)
         self.url = f"http://{host}:{self.port}"
         self.worker_pids: set[int] = set()
         self.tokens = 0

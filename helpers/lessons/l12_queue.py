@@ -34,6 +34,7 @@ import psutil
 
 from helpers import _server_registry as registry
 from helpers._broker_choice import BROKERS, REDIS_HOWTO, BrokerChoice, choose_broker
+from helpers._ports import free_port
 from helpers._stoppable import Stoppable
 
 if TYPE_CHECKING:
@@ -54,7 +55,6 @@ __all__ = [
     "choose_broker",
     "cpu_during",
     "default_pool",
-    "free_cores",
     "job_tracer",
     "plot_queue",
     "read_jobs",
@@ -115,13 +115,6 @@ def _popen(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(list(args), preexec_fn=preexec, **kwargs)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _ping(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5) as conn:
@@ -162,7 +155,7 @@ class Broker(Stoppable):
         if choice.url:
             self.url = choice.url
             return
-        port = _free_port()
+        port = free_port(HOST)
         if choice.kind == "redis":
             args = ["redis-server", "--port", str(port), "--bind", HOST, "--save", "",
                     "--appendonly", "no", "--dir", str(self.folder)]  # fmt: skip
@@ -462,12 +455,6 @@ def wait_running(
         f"after {timeout} s the workers ran {running}: wanted {count} of them running one of"
         f" {sorted(labels)} each"
     )
-
-
-def free_cores(seconds: float = 0.5) -> float:
-    """Cores' worth of CPU nobody used during the next ``seconds`` (s) on this machine."""
-    busy: list[float] = psutil.cpu_percent(interval=seconds, percpu=True)
-    return sum(100.0 - b for b in busy) / 100.0
 
 
 class CpuAccount:

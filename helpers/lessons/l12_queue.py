@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import psutil
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span, SpanProcessor
 
 from helpers import _server_registry as registry
 from helpers._broker_choice import BROKERS, REDIS_HOWTO, BrokerChoice, choose_broker
@@ -58,6 +60,8 @@ __all__ = [
     "job_tracer",
     "plot_queue",
     "read_jobs",
+    "running_jobs",
+    "shared_redis_prefix",
     "start_broker",
     "start_workers",
     "wait_jobs",
@@ -224,18 +228,31 @@ def start_broker(choice: BrokerChoice | None = None) -> Broker:
     broker = Broker(choice or choose_broker())
     registry.register(("lesson-12", "broker"), broker)
     _stop_at_exit()
-    os.environ[CONFIG_ENV] = json.dumps(
-        {"broker_url": broker.url, "broker_connection_retry_on_startup": True}
-    )
+    config: dict[str, Any] = {"broker_url": broker.url, "broker_connection_retry_on_startup": True}
+    if broker.choice.url:
+        # A Redis other kernels may share (LAB_REDIS_URL): kombu prefixes every key and
+        # pub/sub channel it uses (queue, unacked jobs, the workers' control mailbox) with
+        # this kernel's own tag, so two kernels never take each other's jobs or replies.
+        config["broker_transport_options"] = {"global_keyprefix": shared_redis_prefix()}
+    os.environ[CONFIG_ENV] = json.dumps(config)
     return broker
 
 
-class Workers(Stoppable):
-    """``celery worker`` processes; ``pids`` (one per worker), ``spans`` (their folder)."""
+def shared_redis_prefix() -> str:
+    """The key prefix of this kernel's jobs in a shared Redis: ``lab-<host>-<pid>:``."""
+    return f"lab-{socket.gethostname()}-{os.getpid()}:"
 
-    def __init__(self, processes: list[subprocess.Popen[bytes]], spans: Path) -> None:
+
+class Workers(Stoppable):
+    """``celery worker`` processes; ``pids`` (one per worker), ``hostnames`` (Celery's node
+    names, in the same order), ``spans`` (their folder)."""
+
+    def __init__(
+        self, processes: list[subprocess.Popen[bytes]], spans: Path, hostnames: list[str]
+    ) -> None:
         self.processes = processes
         self.spans = spans
+        self.hostnames = hostnames
 
     @property
     def pids(self) -> list[int]:
@@ -298,14 +315,15 @@ def start_workers(
     # Their logs (Celery warns about root, reports a killed pool process) go to a file, not
     # into the notebook's output.
     log = (span_dir / "workers.log").open("ab")
-    for index in range(processes):
+    hostnames = [f"w{index + 1}@lab" for index in range(processes)]
+    for hostname in hostnames:
         celery = [sys.executable, "-m", "celery"] if _LINUX else _python(_CELERY)
         args = [*celery, "-A", module, "worker", "--pool", pool,
-                "--concurrency", str(concurrency), "--hostname", f"w{index + 1}@lab",
+                "--concurrency", str(concurrency), "--hostname", hostname,
                 "--loglevel", "ERROR", "--without-gossip", "--without-mingle"]  # fmt: skip
         started.append(_popen(args, env=env, cwd=folder, stdout=log, stderr=log))
     log.close()
-    workers = Workers(started, span_dir)
+    workers = Workers(started, span_dir, hostnames)
     registry.register(("lesson-12", "workers"), workers)
     _stop_at_exit()
     _wait_ready(workers, module, folder, processes)
@@ -334,6 +352,23 @@ def _wait_ready(workers: Workers, module: str, folder: Path, count: int) -> None
         app.close()
 
 
+def _append_json_line(path: Path, row: dict[str, Any]) -> None:
+    with path.open("a") as out:
+        out.write(json.dumps(row) + "\n")
+
+
+def _span_row(span: Any) -> dict[str, Any]:
+    return {"name": span.name, "start_ns": span.start_time, "end_ns": span.end_time,
+            "pid": os.getpid(), "attributes": dict(span.attributes or {})}  # fmt: skip
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of a JSON-lines file another process may be appending to (a last
+    line without its newline is still being written, and is left for the next read)."""
+    text = path.read_text()
+    return [json.loads(line) for line in text.split("\n")[:-1] if line.strip()]
+
+
 class _JsonLinesExporter:
     """Each ended span as one JSON line in ``folder/spans-<pid>.jsonl``."""
 
@@ -343,11 +378,8 @@ class _JsonLinesExporter:
     def export(self, spans: Sequence[ReadableSpan]) -> Any:
         from opentelemetry.sdk.trace.export import SpanExportResult
 
-        with (self.folder / f"spans-{os.getpid()}.jsonl").open("a") as out:
-            for span in spans:
-                row = {"name": span.name, "start_ns": span.start_time, "end_ns": span.end_time,
-                       "pid": os.getpid(), "attributes": dict(span.attributes or {})}  # fmt: skip
-                out.write(json.dumps(row) + "\n")
+        for span in spans:
+            _append_json_line(self.folder / f"spans-{os.getpid()}.jsonl", _span_row(span))
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -357,15 +389,28 @@ class _JsonLinesExporter:
         return True
 
 
+class _StartMarker(SpanProcessor):
+    """A span processor that writes each span as it *starts* to ``folder/starts-<pid>.jsonl``
+    (``wait_running`` reads them: a job that started and has not ended is running)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        _append_json_line(self.folder / f"starts-{os.getpid()}.jsonl", _span_row(span))
+
+
 def job_tracer() -> Tracer:
-    """The tracer for a task module. In a worker started by ``start_workers`` each ended
-    span becomes a line in its spans folder; elsewhere (the kernel) spans are dropped."""
+    """The tracer for a task module. In a worker started by ``start_workers`` each span
+    becomes a line in its spans folder when it starts and when it ends; elsewhere (the
+    kernel) spans are dropped."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
     provider = TracerProvider()
     folder = os.environ.get(SPANS_ENV)
     if folder:
+        provider.add_span_processor(_StartMarker(Path(folder)))
         provider.add_span_processor(SimpleSpanProcessor(_JsonLinesExporter(Path(folder))))  # type: ignore[arg-type]
     return provider.get_tracer("lab_tasks")
 
@@ -381,9 +426,7 @@ def read_jobs(workers: Workers, t0: float | None = None) -> pd.DataFrame:
     called ``.delay``); ``worker`` is "w1 · pid" per pool process, in order of first job."""
     rows = []
     for path in sorted(workers.spans.glob("spans-*.jsonl")):
-        for line in path.read_text().splitlines():
-            if line.strip():
-                rows.append(json.loads(line))
+        rows += _json_lines(path)
     # time.time_ns() is one clock for every process on this machine; perf_counter is the
     # Run's: the offset between them is read once, here.
     offset_s = time.time() - time.perf_counter()
@@ -435,26 +478,48 @@ def wait_jobs(
         time.sleep(0.05)
 
 
+def running_jobs(workers: Workers) -> dict[str, list[str]]:
+    """{worker hostname: labels of the jobs running in its pool processes now}: jobs whose
+    span started and has not ended, in a process that is still alive (from the span files
+    ``job_tracer`` writes, so a job is seen within milliseconds of its start)."""
+    ended = {(r["pid"], r["start_ns"]) for path in workers.spans.glob("spans-*.jsonl")
+             for r in _json_lines(path)}  # fmt: skip
+    hosts = dict(zip(workers.pids, workers.hostnames))
+    running: dict[str, list[str]] = {host: [] for host in workers.hostnames}
+    for path in sorted(workers.spans.glob("starts-*.jsonl")):
+        for row in _json_lines(path):
+            pid = int(row["pid"])
+            if (pid, row["start_ns"]) in ended:
+                continue
+            try:
+                process = psutil.Process(pid)
+                if process.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                host = hosts.get(pid) or hosts.get(process.ppid())  # solo: the worker itself
+            except psutil.Error:
+                continue  # the pool process is gone: its job is not running
+            if host is not None:
+                running[host].append(str(row["attributes"].get("job", row["name"])))
+    return running
+
+
 def wait_running(
-    app: Any, labels: Collection[str], count: int, timeout: float = 10.0
+    workers: Workers, labels: Collection[str], count: int, timeout: float = 10.0
 ) -> dict[str, str]:
-    """Block until ``count`` workers each run exactly one job, labelled (its first argument)
-    one of ``labels``; return {worker hostname: label}. Asks the workers themselves
-    (``app.control.inspect().active()``); after ``timeout`` s a RuntimeError says what ran."""
+    """Block until ``count`` workers each run exactly one job labelled one of ``labels``;
+    return {worker hostname: label}. After ``timeout`` s a RuntimeError says what ran."""
     deadline = time.monotonic() + timeout
-    running: dict[str, list[str]] = {}
-    while time.monotonic() < deadline:
-        active = app.control.inspect(timeout=1.0, limit=count).active() or {}
-        running = {host: [str(job["args"][0]) for job in jobs if job.get("args")]
-                   for host, jobs in active.items()}  # fmt: skip
+    while True:
+        running = running_jobs(workers)
         placed = {host: ran[0] for host, ran in running.items() if len(ran) == 1}
         if sum(label in labels for label in placed.values()) >= count:
             return {host: label for host, label in placed.items() if label in labels}
-        time.sleep(0.05)
-    raise RuntimeError(
-        f"after {timeout} s the workers ran {running}: wanted {count} of them running one of"
-        f" {sorted(labels)} each"
-    )
+        if time.monotonic() >= deadline:
+            raise RuntimeError(
+                f"after {timeout} s the workers ran {running}: wanted {count} of them running"
+                f" one of {sorted(labels)} each"
+            )
+        time.sleep(0.01)
 
 
 class CpuAccount:

@@ -21,6 +21,7 @@ from helpers.lessons import l12_queue as queue
 
 app = Celery("bench_tasks")
 app.conf.update(queue.celery_config())
+app.conf.worker_disable_prefetch = True  # a busy worker leaves the next job to an idle one
 tracer = queue.job_tracer()
 
 
@@ -71,15 +72,17 @@ def test_two_workers_run_20_jobs_and_stop(kind: str, tasks_dir: Path) -> None:
     try:
         sys.modules.pop("bench_tasks", None)
         tasks = importlib.import_module("bench_tasks")
-        # Long enough that a slow machine's inspect round trips cannot miss them running (a
-        # 0.6 s nap once finished unseen within wait_running's window on CI's Python 3.10).
-        tasks.nap.delay("long-a", time.time_ns(), 3.0)
-        tasks.nap.delay("long-b", time.time_ns(), 3.0)
-        placed = queue.wait_running(tasks.app, {"long-a", "long-b"}, count=2, timeout=30)
+        # With the default prefetch one worker could take both (CI's 3.10 once ran them one
+        # after the other on w1); worker_disable_prefetch leaves the second to the idle one.
+        tasks.nap.delay("long-a", time.time_ns(), 1.0)
+        tasks.nap.delay("long-b", time.time_ns(), 1.0)
+        placed = queue.wait_running(workers, {"long-a", "long-b"}, count=2, timeout=20)
         assert sorted(placed.values()) == ["long-a", "long-b"], placed
         assert sorted(placed) == ["w1@lab", "w2@lab"], placed
         with pytest.raises(RuntimeError, match="wanted 3"):
-            queue.wait_running(tasks.app, {"long-a", "long-b"}, count=3, timeout=0.1)
+            queue.wait_running(workers, {"long-a", "long-b"}, count=3, timeout=0.1)
+        queue.wait_jobs(workers, 2, prefix="long-", timeout=20)
+        assert queue.running_jobs(workers) == {"w1@lab": [], "w2@lab": []}
         for i in range(20):
             tasks.nap.delay(f"j{i}", time.time_ns(), 0.02)
         deadline = time.monotonic() + 30
@@ -190,3 +193,55 @@ def test_the_pool_is_solo_on_windows_only(
 ) -> None:
     monkeypatch.setattr("sys.platform", platform)
     assert queue.default_pool() == pool
+
+
+def test_running_jobs_are_started_not_ended_in_a_live_process(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    try:
+        workers = queue.Workers([worker], tmp_path, ["w1@lab"])
+
+        def row(pid: int, job: str, start_ns: int) -> str:
+            return json.dumps({"name": "report", "start_ns": start_ns, "end_ns": None,
+                               "pid": pid, "attributes": {"job": job}}) + "\n"  # fmt: skip
+
+        starts = row(worker.pid, "done", 1) + row(worker.pid, "now", 2) + row(gone.pid, "dead", 3)
+        (tmp_path / f"starts-{worker.pid}.jsonl").write_text(starts + '{"half a li')
+        (tmp_path / f"spans-{worker.pid}.jsonl").write_text(row(worker.pid, "done", 1))
+        assert queue.running_jobs(workers) == {"w1@lab": ["now"]}
+        assert queue.wait_running(workers, {"now"}, count=1, timeout=1) == {"w1@lab": "now"}
+        with pytest.raises(RuntimeError, match="wanted 1 of them running one of \\['dead'\\]"):
+            queue.wait_running(workers, {"dead"}, count=1, timeout=0.05)
+    finally:
+        worker.kill()
+        worker.wait()
+
+
+@pytest.mark.skipif(not HAS_REDIS, reason="no redis-server")
+def test_a_shared_redis_gets_only_keys_with_this_kernels_prefix() -> None:
+    """With LAB_REDIS_URL (a Redis other kernels may use) every key this kernel's jobs make
+    carries its own prefix, so two kernels never share a queue."""
+    import redis
+    from celery import Celery
+
+    own = queue.Broker(queue.BrokerChoice("redis", "test"))  # stands for the shared one
+    shared = queue.start_broker(queue.BrokerChoice("redis", "test", url=own.url))
+    try:
+        assert shared.pid is None  # an existing Redis: nothing started
+        prefix = queue.shared_redis_prefix()
+        assert str(os.getpid()) in prefix
+        app = Celery("shared", set_as_current=False)
+        app.conf.update(queue.celery_config())
+        app.send_task("shared.nap", ("a",))
+        app.close()
+        keys = [str(k) for k in redis.Redis.from_url(own.url, decode_responses=True).keys("*")]
+        assert keys and all(k.startswith(prefix) for k in keys), keys
+        assert f"{prefix}celery" in keys
+    finally:
+        shared.stop()
+        own.stop()

@@ -182,7 +182,8 @@ class Server(Stoppable):
         if self.cancelled_at_stop:
             print(
                 f"server on port {self.port}: {self.cancelled_at_stop} request(s) still running "
-                "were cancelled at stop (graceful shutdown waits 1 s)"
+                "(a request's background tasks run inside it, after its answer) were cancelled"
+                " at stop (graceful shutdown waits 1 s)"
             )
             self.cancelled_at_stop = 0
         if self._thread.is_alive():

@@ -159,9 +159,13 @@ LESSON_12 = Path(__file__).parent.parent / "notebooks" / "12_task_queues.ipynb"
 
 
 @pytest.mark.notebook
-@pytest.mark.parametrize("broker", ["embedded", "redis"])
-def test_lesson_12_runs_with_each_broker(broker: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lesson 12 with its embedded broker and with Redis (LAB_BROKER, read by the kernel).
+@pytest.mark.parametrize(("broker", "pool"), [("embedded", "prefork"), ("redis", "prefork"),
+                                             ("embedded", "solo")])  # fmt: skip
+def test_lesson_12_runs_with_each_broker(
+    broker: str, pool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lesson 12 with its embedded broker and with Redis (LAB_BROKER, read by the kernel),
+    and with the solo pool Windows gets (LAB_CELERY_POOL): the kill is then not shown.
 
     Without redis-server the Redis run is skipped — except on CI (CI=true), where `make
     queue-deps` installs it, so a missing one is a broken setup, not a reason to skip."""
@@ -170,6 +174,7 @@ def test_lesson_12_runs_with_each_broker(broker: str, monkeypatch: pytest.Monkey
             pytest.fail("redis-server is missing on CI: `make queue-deps` should install it")
         pytest.skip("redis-server is not installed (apt install redis-server)")
     monkeypatch.setenv("LAB_BROKER", broker)
+    monkeypatch.setenv("LAB_CELERY_POOL", pool)
     monkeypatch.setenv("LAB_FAST", os.environ.get("LAB_FAST", "1"))
     audits: list[dict[str, list[str]]] = []
     errors, durations = run_all_twice(LESSON_12, audits)

@@ -269,8 +269,9 @@ def test_stop_with_hung_handlers_says_so_in_one_line(
             client.close()
     out, err = capsys.readouterr()
     assert out.splitlines() == [
-        f"server on port {server.port}: 20 request(s) still running were cancelled at stop "
-        "(graceful shutdown waits 1 s)"
+        f"server on port {server.port}: 20 request(s) still running (a request's background"
+        " tasks run inside it, after its answer) were cancelled at stop (graceful shutdown"
+        " waits 1 s)"
     ], out
     assert err == ""
     assert not [r for r in caplog.records if r.name.startswith("uvicorn")], [

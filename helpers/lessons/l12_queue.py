@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.trace import Tracer
 
-    from helpers._run import Run
 
 __all__ = [
     "BROKERS",
@@ -52,12 +52,15 @@ __all__ = [
     "Broker",
     "BrokerChoice",
     "CpuAccount",
+    "Pings",
     "Workers",
     "celery_config",
     "choose_broker",
     "cpu_during",
     "default_pool",
     "job_tracer",
+    "messages_left",
+    "ping_from_another_process",
     "plot_queue",
     "read_jobs",
     "running_jobs",
@@ -108,13 +111,24 @@ TcpFakeServer((sys.argv[1], int(sys.argv[2]))).serve_forever()
 
 
 def _die_with_parent() -> None:
-    """``preexec_fn``: the child gets SIGKILL when the kernel dies (Linux's prctl)."""
+    """``preexec_fn``: the child gets SIGKILL when the kernel dies (Linux's prctl).
+
+    prctl(2): the signal comes when the *thread* that started the child ends, so start
+    brokers and workers from the kernel's main thread (a cell), not from
+    ``asyncio.to_thread``. The prefork pool's own processes die with their worker the same
+    way (``celery/concurrency/prefork.py``: ``set_pdeathsig``)."""
     libc = ctypes.CDLL(None, use_errno=True)
     pr_set_pdeathsig = 1
     libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _popen(args: Sequence[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    if _LINUX and threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            "start lesson 12's broker, workers and pings from a cell (the kernel's main"
+            f" thread), not from {threading.current_thread().name}: on Linux they die when"
+            " the thread that started them ends"
+        )
     preexec = _die_with_parent if _LINUX else None
     return subprocess.Popen(list(args), preexec_fn=preexec, **kwargs)
 
@@ -245,21 +259,29 @@ def shared_redis_prefix() -> str:
 
 class Workers(Stoppable):
     """``celery worker`` processes; ``pids`` (one per worker), ``hostnames`` (Celery's node
-    names, in the same order), ``spans`` (their folder)."""
+    names, in the same order), ``spans`` (their folder), ``pool`` ("prefork" or "solo")."""
 
     def __init__(
-        self, processes: list[subprocess.Popen[bytes]], spans: Path, hostnames: list[str]
+        self,
+        processes: list[subprocess.Popen[bytes]],
+        spans: Path,
+        hostnames: list[str],
+        pool: str = "prefork",
     ) -> None:
         self.processes = processes
         self.spans = spans
         self.hostnames = hostnames
+        self.pool = pool
 
     @property
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes]
 
     def pool_pids(self) -> list[int]:
-        """The prefork pool's processes (the ones that run jobs) of every worker."""
+        """The processes that run jobs: each worker's prefork pool processes, or with the
+        solo pool the workers themselves."""
+        if self.pool == "solo":
+            return [p.pid for p in self.processes if p.poll() is None]
         pids: list[int] = []
         for process in self.processes:
             with contextlib.suppress(psutil.Error):
@@ -277,9 +299,18 @@ class Workers(Stoppable):
         registry.drop(self)
 
 
+POOL_ENV = "LAB_CELERY_POOL"  # "solo" runs the workers as on Windows (for tests)
+
+
 def default_pool() -> str:
     """``prefork`` (a pool process per job slot), or ``solo`` on Windows, where Celery does
-    not support prefork: each worker process then runs one job at a time itself."""
+    not support prefork: each worker process then runs one job at a time itself.
+    ``LAB_CELERY_POOL=prefork|solo`` overrides it."""
+    wanted = os.environ.get(POOL_ENV, "").strip()
+    if wanted:
+        if wanted not in ("prefork", "solo"):
+            raise ValueError(f"{POOL_ENV} must be 'prefork' or 'solo', got {wanted!r}")
+        return wanted
     return "solo" if sys.platform == "win32" else "prefork"
 
 
@@ -323,7 +354,7 @@ def start_workers(
                 "--loglevel", "ERROR", "--without-gossip", "--without-mingle"]  # fmt: skip
         started.append(_popen(args, env=env, cwd=folder, stdout=log, stderr=log))
     log.close()
-    workers = Workers(started, span_dir, hostnames)
+    workers = Workers(started, span_dir, hostnames, pool)
     registry.register(("lesson-12", "workers"), workers)
     _stop_at_exit()
     _wait_ready(workers, module, folder, processes)
@@ -359,7 +390,8 @@ def _append_json_line(path: Path, row: dict[str, Any]) -> None:
 
 def _span_row(span: Any) -> dict[str, Any]:
     return {"name": span.name, "start_ns": span.start_time, "end_ns": span.end_time,
-            "pid": os.getpid(), "attributes": dict(span.attributes or {})}  # fmt: skip
+            "pid": os.getpid(), "parent": os.getppid(),
+            "attributes": dict(span.attributes or {})}  # fmt: skip
 
 
 def _json_lines(path: Path) -> list[dict[str, Any]]:
@@ -423,7 +455,8 @@ def read_jobs(workers: Workers, t0: float | None = None) -> pd.DataFrame:
     clock (``t0``: its ``perf_counter`` origin; default: the first enqueue).
 
     ``enqueued`` is the span's ``enqueued_ns`` attribute (``time.time_ns()`` when the API
-    called ``.delay``); ``worker`` is "w1 · pid" per pool process, in order of first job."""
+    called ``.delay``); ``worker`` is "hostname · pid" per pool process (the Celery node name
+    of the worker whose pool process ran it, e.g. "w1@lab · 4242")."""
     rows = []
     for path in sorted(workers.spans.glob("spans-*.jsonl")):
         rows += _json_lines(path)
@@ -436,13 +469,14 @@ def read_jobs(workers: Workers, t0: float | None = None) -> pd.DataFrame:
                 "job": str(r["attributes"].get("job", "")),
                 "name": r["name"],
                 "pid": int(r["pid"]),
+                "parent": int(r.get("parent", 0)),
                 "enqueued": r["attributes"].get("enqueued_ns", r["start_ns"]) / 1e9 - offset_s,
                 "start": r["start_ns"] / 1e9 - offset_s,
                 "end": r["end_ns"] / 1e9 - offset_s,
             }
             for r in rows
         ],
-        columns=["job", "name", "pid", "enqueued", "start", "end"],
+        columns=["job", "name", "pid", "parent", "enqueued", "start", "end"],
     )
     if table.empty:
         empty: pd.DataFrame = pd.DataFrame(columns=JOB_COLUMNS)
@@ -451,8 +485,11 @@ def read_jobs(workers: Workers, t0: float | None = None) -> pd.DataFrame:
     for column in ("enqueued", "start", "end"):
         table[column] -= origin
     table = table.sort_values("start", ignore_index=True)
-    lanes = {pid: f"w{i + 1} · {pid}" for i, pid in enumerate(dict.fromkeys(table["pid"]))}
-    table["worker"] = table["pid"].map(lanes)
+    hosts = dict(zip(workers.pids, workers.hostnames))
+    table["worker"] = [
+        f"{hosts.get(pid) or hosts.get(parent) or 'worker'} · {pid}"  # solo: pid is the worker
+        for pid, parent in zip(table["pid"], table["parent"])
+    ]
     table["wait"] = table["start"] - table["enqueued"]
     table["run"] = table["end"] - table["start"]
     result: pd.DataFrame = table[JOB_COLUMNS]
@@ -476,6 +513,16 @@ def wait_jobs(
         if jobs["job"].nunique() >= count or time.monotonic() >= deadline:
             return jobs
         time.sleep(0.05)
+
+
+def messages_left(app: Any) -> int:
+    """Messages for ``app``'s default queue still in the Redis broker: waiting (the queue's
+    list) plus delivered but not yet acked (kombu's ``unacked`` hash,
+    ``kombu/transport/redis.py``)."""
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        waiting = channel.client.llen(app.conf.task_default_queue)
+        return int(waiting) + int(channel.client.hlen(channel.unacked_key))
 
 
 def running_jobs(workers: Workers) -> dict[str, list[str]]:
@@ -520,6 +567,80 @@ def wait_running(
                 f" one of {sorted(labels)} each"
             )
         time.sleep(0.01)
+
+
+# A client in its own process (its own GIL): pings one after another on one keep-alive
+# connection, the first at argv[4] (time.time()), then every argv[5] s; prints JSON rows.
+_PINGER = """
+import http.client, json, sys, time
+host, port, path, n, first, every = sys.argv[1:7]
+conn = http.client.HTTPConnection(host, int(port), timeout=30)
+rows, due = [], float(first)
+for _ in range(int(n)):
+    time.sleep(max(0.0, due - time.time()))
+    sent = time.time()
+    conn.request("GET", path)
+    status = conn.getresponse()
+    status.read()
+    rows.append([sent, time.time(), status.status])
+    due = sent + float(every)
+print(json.dumps(rows))
+"""
+
+
+class Pings(Stoppable):
+    """Pings sent by ``ping_from_another_process``; ``table()`` waits for them."""
+
+    def __init__(self, process: subprocess.Popen[bytes], timeout: float) -> None:
+        self._process = process
+        self._timeout = timeout
+
+    def table(self, t0: float | None = None) -> pd.DataFrame:
+        """Block until the pings are done: one row each, ``sent`` (s on a ``Run``'s clock:
+        ``t0`` is its ``perf_counter`` origin; default: the first ping), ``ms`` (latency)
+        and ``status``. Raises RuntimeError if the pinger failed or overran its time."""
+        try:
+            out, err = self._process.communicate(timeout=self._timeout)
+        except subprocess.TimeoutExpired:
+            _end(self._process)
+            raise RuntimeError(f"the pings did not finish within {self._timeout:.0f} s") from None
+        finally:
+            registry.drop(self)
+        if self._process.returncode != 0:
+            lines = err.decode(errors="replace").strip().splitlines() or ["no message"]
+            raise RuntimeError(f"the pinger failed: {lines[-1]}")  # the exception's own line
+        rows = json.loads(out)
+        offset_s = time.time() - time.perf_counter()
+        table = pd.DataFrame(rows, columns=["sent", "received", "status"])
+        table["ms"] = 1000 * (table["received"] - table["sent"])
+        origin = t0 + offset_s if t0 is not None else float(table["sent"].min())
+        table["sent"] -= origin
+        result: pd.DataFrame = table[["sent", "ms", "status"]]
+        return result
+
+    def stop(self) -> None:
+        _end(self._process, timeout=1.0)
+        registry.drop(self)
+
+
+def ping_from_another_process(
+    server: Any, path: str = "/ping", n: int = 20, every: float = 0.05, after: float = 0.2
+) -> Pings:
+    """Start a client process that sends ``n`` GETs of ``path`` to ``server`` one after
+    another, the first ``after`` s from now, then one every ``every`` s (or as soon as the
+    last is answered). Its own process, so the API's GIL and loop cannot delay the client;
+    ``.table()`` gives the latencies."""
+    if not 1 <= n <= 1000:
+        raise ValueError(f"n must be 1 … 1000 pings, got {n}")
+    if every < 0 or not 0 <= after <= 60:
+        raise ValueError(f"every must be ≥ 0 s and after 0 … 60 s, got {every} and {after}")
+    host, port = HOST, str(server.port)
+    first = time.time() + after
+    args = _python(_PINGER, host, port, path, str(n), repr(first), repr(every))
+    process = _popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    pings = Pings(process, timeout=after + n * (every + 30))
+    registry.register(("lesson-12", "pings", process.pid), pings)
+    return pings
 
 
 class CpuAccount:
@@ -580,54 +701,56 @@ WAIT_COLOR = "#d9d9d9"
 RUN_COLOR = "#2ca02c"
 
 
-def plot_queue(jobs: pd.DataFrame, run: Run | None = None, title: str = "") -> Figure:
-    """The API's requests (if ``run``) above each job's wait and run per worker lane, in ms
-    on one clock. The title should state the finding."""
-    from matplotlib.lines import Line2D
+def queue_depth(jobs: pd.DataFrame) -> tuple[list[float], list[int]]:
+    """Jobs waiting in the queue over time, a step function: (times in s, count from each
+    time on). A job waits from its enqueue to its start; a redelivered job waits again."""
+    events = sorted([(t, 1) for t in jobs["enqueued"]] + [(t, -1) for t in jobs["start"]])
+    times, counts, waiting = [0.0], [0], 0
+    for t, step in events:
+        waiting += step
+        times.append(float(t))
+        counts.append(waiting)
+    return times, counts
+
+
+def plot_queue(jobs: pd.DataFrame, pings: pd.DataFrame | None = None, title: str = "") -> Figure:
+    """How a queue drains, on one time axis in ms: the API's ``pings`` (``Pings.table()``
+    on the jobs' clock: each /ping's latency at its send time), the jobs waiting in the
+    queue, and each worker's jobs as they run. The title should state the finding."""
     from matplotlib.patches import Patch
 
     from helpers._bars import hbars
-    from helpers._plots import FONT, SMALL, WIDTH_IN, LabFigure, _draw_requests, _style
+    from helpers._plots import FONT, SMALL, WIDTH_IN, LabFigure, _style
 
     if jobs.empty:
         raise ValueError("no jobs to draw: did the workers run any? (read_jobs gave 0 rows)")
-    lanes = list(dict.fromkeys(jobs["worker"]))
-    panels = 2 if run is not None else 1
-    height = 1.2 + 0.45 * len(lanes) + (2.6 if run is not None else 0)
-    fig = LabFigure(figsize=(WIDTH_IN, max(3.0, height)), layout="constrained")
-    # Not sharing x: the requests last ms, the drain seconds; one axis would crush the first.
-    axes = fig.subplots(panels, 1, squeeze=False,
-                        height_ratios=[2.6, 1.2 + 0.45 * len(lanes)][-panels:])  # fmt: skip
-    if run is not None:
-        request_handles = _draw_requests(axes[0][0], run)
-        for handle in request_handles:  # this lesson's word for Starlette's threads
-            label = str(handle.get_label()).replace("a worker thread", "a thread-pool thread")
-            handle.set_label(label.replace("on a worker", "on a thread-pool thread"))
-        _style(axes[0][0], "API requests", "request")
-        axes[0][0].set_xlabel("time since the first request (ms)", fontsize=FONT)
-        axes[0][0].legend(handles=request_handles, fontsize=SMALL, loc="lower right",
-                          bbox_to_anchor=(1.0, 1.0), ncols=2, frameon=False)  # fmt: skip
-    ax = axes[-1][0]
-    y = jobs["worker"].map({lane: i for i, lane in enumerate(lanes)}).to_numpy()
+    lanes = list(dict.fromkeys(sorted(jobs["worker"])))
+    ratios = ([1.4] if pings is not None else []) + [1.2, 0.5 + 0.45 * len(lanes)]
+    fig = LabFigure(figsize=(WIDTH_IN, 1.4 + sum(ratios)), layout="constrained")
+    axes = fig.subplots(len(ratios), 1, sharex=True, height_ratios=ratios, squeeze=False)[:, 0]
     ms = 1000
-    hbars(ax, y, (jobs["wait"] * ms).to_numpy(), (jobs["enqueued"] * ms).to_numpy(),
-          height=0.25, color=WAIT_COLOR, zorder=1)  # fmt: skip
+    if pings is not None:
+        axes[0].plot(pings["sent"] * ms, pings["ms"], "o", color="#1f77b4", markersize=7)
+        axes[0].set_ylim(bottom=0)
+        _style(axes[0], "the API's /ping from another process: each one's latency", "ms")
+    times, counts = queue_depth(jobs)
+    ax = axes[-2]
+    ax.fill_between([t * ms for t in times], counts, step="post", color=WAIT_COLOR)
+    ax.step([t * ms for t in times], counts, where="post", color="#7f7f7f", linewidth=1)
+    ax.set_ylim(bottom=0)
+    _style(ax, "jobs waiting in the broker's queue", "jobs")
+    ax = axes[-1]
+    y = jobs["worker"].map({lane: i for i, lane in enumerate(lanes)}).to_numpy()
     hbars(ax, y, (jobs["run"] * ms).to_numpy(), (jobs["start"] * ms).to_numpy(),
-          height=0.7, color=RUN_COLOR, edgecolor="white", linewidth=0.6, zorder=2)  # fmt: skip
-    ax.scatter(jobs["enqueued"] * ms, y, marker="|", s=60, color="black", zorder=3)
+          height=0.7, color=RUN_COLOR, edgecolor="white", linewidth=0.8)  # fmt: skip
     ax.set_yticks(range(len(lanes)), lanes)
     ax.set_ylim(len(lanes) - 0.5, -0.5)
-    _style(ax, "jobs per worker process", "")
-    ax.set_xlabel("time since the first request (ms)", fontsize=FONT)
-    handles = [
-        Patch(color=WAIT_COLOR, label="waiting in the queue"),
-        Patch(color=RUN_COLOR, label="running in the worker"),
-        Line2D(
-            [], [], marker="|", linestyle="none", color="black", markersize=10, label="= enqueued"
-        ),
-    ]
-    ax.legend(handles=handles, fontsize=SMALL, loc="lower right", bbox_to_anchor=(1.0, 1.0),
-              ncols=3, frameon=False)  # fmt: skip
+    _style(ax, "jobs running, per worker (one bar per job)", "")
+    ax.set_xlabel("time since the first enqueue (ms)", fontsize=FONT)
+    ax.set_xlim(left=0)
+    running = Patch(color=RUN_COLOR, label="a job running in the worker's pool process")
+    ax.legend(handles=[running], fontsize=SMALL, loc="lower right", bbox_to_anchor=(1.0, 1.0),
+              frameon=False)  # fmt: skip
     if title:
         fig.suptitle(title, fontsize=FONT + 1, x=0.01, ha="left")
     return fig

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import psutil
 import pytest
 
@@ -56,18 +57,21 @@ def tasks_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.mark.parametrize(
-    "kind",
+    ("kind", "pool"),
     [
-        "embedded",
-        pytest.param("redis", marks=pytest.mark.skipif(not HAS_REDIS, reason="no redis-server")),
+        ("embedded", "prefork"),
+        ("embedded", "solo"),  # as on Windows
+        pytest.param(
+            "redis", "prefork", marks=pytest.mark.skipif(not HAS_REDIS, reason="no redis-server")
+        ),
     ],
 )
-def test_two_workers_run_20_jobs_and_stop(kind: str, tasks_dir: Path) -> None:
+def test_two_workers_run_20_jobs_and_stop(kind: str, pool: str, tasks_dir: Path) -> None:
     import importlib
     import sys
 
     broker = queue.start_broker(queue.BrokerChoice(kind, "test"))
-    workers = queue.start_workers("bench_tasks", tasks_dir, processes=2)
+    workers = queue.start_workers("bench_tasks", tasks_dir, processes=2, pool=pool)
     sys.path.insert(0, str(tasks_dir))
     try:
         sys.modules.pop("bench_tasks", None)
@@ -96,9 +100,14 @@ def test_two_workers_run_20_jobs_and_stop(kind: str, tasks_dir: Path) -> None:
     assert sorted(jobs["job"]) == sorted(["long-a", "long-b", *(f"j{i}" for i in range(20))])
     assert jobs["worker"].nunique() == 2, "both worker processes should have taken jobs"
     assert (jobs["wait"] >= 0).all() and (jobs["run"] >= 0.02).all(), jobs
-    pids = [p for p in [broker.pid, *workers.pids, *workers.pool_pids()] if p is not None]
-    assert len(pids) == 5, pids  # broker, 2 workers, one pool process each
-    queue.plot_queue(jobs, title="20 jobs")
+    pids = [p for p in {broker.pid, *workers.pids, *workers.pool_pids()} if p is not None]
+    # broker, 2 workers, one pool process each (solo: the workers run the jobs themselves)
+    assert len(pids) == (5 if pool == "prefork" else 3), pids
+    assert set(jobs["worker"].str.split(" · ").str[0]) == {"w1@lab", "w2@lab"}, jobs
+    pings = pd.DataFrame({"sent": [0.01, 0.06], "ms": [2.0, 3.0], "status": [200, 200]})
+    figure = queue.plot_queue(jobs, pings, title="20 jobs")
+    assert len(figure.axes) == 3  # pings, the queue, the workers
+    assert [t.get_text() for t in figure.axes[2].get_yticklabels()] == sorted(set(jobs["worker"]))
     workers.stop()
     broker.stop()
     time.sleep(0.2)
@@ -191,8 +200,14 @@ def test_cpu_during_counts_this_process_as_neither_workers_nor_others() -> None:
 def test_the_pool_is_solo_on_windows_only(
     platform: str, pool: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv(queue.POOL_ENV, raising=False)
     monkeypatch.setattr("sys.platform", platform)
     assert queue.default_pool() == pool
+    monkeypatch.setenv(queue.POOL_ENV, "solo")
+    assert queue.default_pool() == "solo"
+    monkeypatch.setenv(queue.POOL_ENV, "threads")
+    with pytest.raises(ValueError, match="LAB_CELERY_POOL must be 'prefork' or 'solo'"):
+        queue.default_pool()
 
 
 def test_running_jobs_are_started_not_ended_in_a_live_process(tmp_path: Path) -> None:
@@ -245,3 +260,75 @@ def test_a_shared_redis_gets_only_keys_with_this_kernels_prefix() -> None:
     finally:
         shared.stop()
         own.stop()
+
+
+def test_pings_come_from_another_process_on_the_runs_clock() -> None:
+    from fastapi import FastAPI
+
+    from helpers import serve
+
+    api = FastAPI()
+
+    @api.get("/ping")
+    async def ping() -> dict[str, bool]:
+        return {"pong": True}
+
+    with serve(api) as server:
+        began = time.perf_counter()
+        pings = queue.ping_from_another_process(server, n=5, every=0.05, after=0.2)
+        table = pings.table(t0=began)
+    assert list(table.columns) == ["sent", "ms", "status"]
+    assert (table["status"] == 200).all() and len(table) == 5
+    assert 0.15 < table["sent"].iloc[0] < 1.0, table  # ~0.2 s after the call, on began's clock
+    assert (table["sent"].diff().dropna() >= 0.045).all(), table  # one every 50 ms at most
+    assert (table["ms"] > 0).all() and table["ms"].median() < 200, table
+    assert not any(isinstance(t, queue.Pings) for t in registry.registered())
+
+
+def test_pings_say_what_was_wrong() -> None:
+    class _Server:
+        port = 9  # discard: nothing listens here
+
+    with pytest.raises(ValueError, match="n must be 1 … 1000 pings, got 0"):
+        queue.ping_from_another_process(_Server(), n=0)
+    with pytest.raises(ValueError, match="every must be ≥ 0 s"):
+        queue.ping_from_another_process(_Server(), every=-1)
+    with pytest.raises(RuntimeError, match="the pinger failed: ConnectionRefusedError"):
+        queue.ping_from_another_process(_Server(), n=1, after=0).table()
+
+
+def test_queue_depth_counts_jobs_between_enqueue_and_start() -> None:
+    jobs = pd.DataFrame({"enqueued": [0.0, 0.1, 0.2], "start": [0.05, 0.3, 0.4]})
+    times, counts = queue.queue_depth(jobs)
+    assert times == [0.0, 0.0, 0.05, 0.1, 0.2, 0.3, 0.4]
+    assert counts == [0, 1, 0, 1, 2, 1, 0]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["embedded", pytest.param("redis", marks=pytest.mark.skipif(not HAS_REDIS, reason="no redis"))],
+)
+def test_messages_left_counts_waiting_and_unacked(kind: str) -> None:
+    from celery import Celery
+
+    broker = queue.start_broker(queue.BrokerChoice(kind, "test"))
+    app = Celery("left", set_as_current=False)
+    app.conf.update(queue.celery_config())
+    try:
+        assert queue.messages_left(app) == 0
+        for _ in range(3):
+            app.send_task("left.nap", ("a",))  # no worker: they wait in the queue
+        assert queue.messages_left(app) == 3
+    finally:
+        app.close()
+        broker.stop()
+
+
+@pytest.mark.skipif(not queue._LINUX, reason="the thread rule is Linux's (PR_SET_PDEATHSIG)")
+def test_processes_start_only_from_the_main_thread() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(queue.start_broker, queue.BrokerChoice("embedded", "test"))
+        with pytest.raises(RuntimeError, match="from a cell \\(the kernel's main thread\\)"):
+            future.result()

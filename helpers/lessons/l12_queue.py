@@ -713,10 +713,17 @@ def queue_depth(jobs: pd.DataFrame) -> tuple[list[float], list[int]]:
     return times, counts
 
 
-def plot_queue(jobs: pd.DataFrame, pings: pd.DataFrame | None = None, title: str = "") -> Figure:
+def plot_queue(
+    jobs: pd.DataFrame,
+    pings: pd.DataFrame | None = None,
+    title: str = "",
+    answered: float | None = None,
+) -> Figure:
     """How a queue drains, on one time axis in ms: the API's ``pings`` (``Pings.table()``
     on the jobs' clock: each /ping's latency at its send time), the jobs waiting in the
-    queue, and each worker's jobs as they run. The title should state the finding."""
+    queue, and each worker's jobs as they run; a dashed line at ``answered`` (s on the same
+    clock), when the API answered its last enqueueing request. The title should state the
+    finding."""
     from matplotlib.patches import Patch
 
     from helpers._bars import hbars
@@ -751,6 +758,11 @@ def plot_queue(jobs: pd.DataFrame, pings: pd.DataFrame | None = None, title: str
     running = Patch(color=RUN_COLOR, label="a job running in the worker's pool process")
     ax.legend(handles=[running], fontsize=SMALL, loc="lower right", bbox_to_anchor=(1.0, 1.0),
               frameon=False)  # fmt: skip
+    if answered is not None:
+        for panel in axes:
+            panel.axvline(answered * ms, color="black", linestyle="--", linewidth=1.2)
+        axes[0].annotate(" last enqueue answered", (answered * ms, 1.0), xycoords=("data",
+                         "axes fraction"), va="top", fontsize=SMALL)  # fmt: skip
     if title:
         fig.suptitle(title, fontsize=FONT + 1, x=0.01, ha="left")
     return fig

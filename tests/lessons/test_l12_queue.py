@@ -105,7 +105,7 @@ def test_two_workers_run_20_jobs_and_stop(kind: str, pool: str, tasks_dir: Path)
     assert len(pids) == (5 if pool == "prefork" else 3), pids
     assert set(jobs["worker"].str.split(" · ").str[0]) == {"w1@lab", "w2@lab"}, jobs
     pings = pd.DataFrame({"sent": [0.01, 0.06], "ms": [2.0, 3.0], "status": [200, 200]})
-    figure = queue.plot_queue(jobs, pings, title="20 jobs")
+    figure = queue.plot_queue(jobs, pings, title="20 jobs", answered=0.05)
     assert len(figure.axes) == 3  # pings, the queue, the workers
     assert [t.get_text() for t in figure.axes[2].get_yticklabels()] == sorted(set(jobs["worker"]))
     workers.stop()

@@ -87,7 +87,7 @@ def empty():
 HOST = "127.0.0.1"
 KILLED_JOB_S = 1.5
 WAIT_S = 60.0  # the longest any one wait may take
-READY_S = 30.0
+READY_S = 60.0
 
 # fakeredis's TCP server exactly as the package ships it (l12_queue's turns Nagle off).
 _FAKEREDIS_AS_SHIPPED = """
@@ -246,7 +246,8 @@ def _start_workers(broker: Broker, folder: Path, spans: Path) -> queue.Workers:
     while not all(" ready." in path.read_text(errors="replace") for path in logs):
         if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
             workers.stop()
-            raise RuntimeError(f"celery workers on {broker.config['broker_url']} not ready")
+            tail = " | ".join(p.read_text(errors="replace")[-300:] for p in logs)
+            raise RuntimeError(f"celery workers on {broker.config['broker_url']} not ready: {tail}")
         time.sleep(0.1)
     return workers
 
@@ -340,15 +341,20 @@ def measure(name: str, label: str, sizes: Sizes, log: Callable[[str], None] = pr
         broker = BROKERS[name](folder)
         os.environ[queue.CONFIG_ENV] = json.dumps(broker.config)
         (folder / f"{MODULE}.py").write_text(TASKS)
-        workers = _start_workers(broker, folder, folder / "spans")
         tasks = _import_tasks(folder)
-        for i in range(4):  # warm-up: connections, the first fork's imports
+        # Warm-up jobs (connections, the first fork's imports), sent before the workers start:
+        # it declares the queue, which two workers starting on an empty sqlite file race to
+        # create (kombu's sqlalchemy transport then fails one of them).
+        for i in range(4):
             tasks.job.delay(f"warm-{i}", time.time_ns(), 0)
+        workers = _start_workers(broker, folder, folder / "spans")
         queue.wait_jobs(workers, 4, prefix="warm-", timeout=WAIT_S)
         row.idle_ms = _idle(tasks, workers, sizes.idle)
         log(f"  {name}: idle {row.idle_ms:.1f} ms")
         _burst(tasks, workers, sizes.burst, row)
         log(f"  {name}: burst {row.burst_done}/{sizes.burst} in {row.burst_s:.2f} s")
+        if row.burst_done < sizes.burst:  # the rest would hold up what comes next
+            tasks.app.control.purge()
         if broker.result_backend:
             _round_trips(tasks, workers, sizes.round_trips, row)
             log(f"  {name}: .delay() {row.delay_ms:.2f} ms, .get() {row.delay_get_ms:.2f} ms")
@@ -382,7 +388,8 @@ def _burst_cell(row: Row, count: int) -> str:
         return "–"
     if row.burst_done < count:
         return f"{row.burst_done} of {count} in {row.burst_s:.0f} s"
-    return f"{count / row.burst_s:.0f} jobs/s"
+    rate = count / row.burst_s
+    return f"{rate:.0f} jobs/s" if rate >= 10 else f"{rate:.1f} jobs/s"
 
 
 def _redelivered_cell(row: Row) -> str:

@@ -311,6 +311,10 @@ def _round_trips(tasks: Any, workers: queue.Workers, count: int, row: Row) -> No
 def _redelivery(tasks: Any, workers: queue.Workers, row: Row) -> None:
     """Both 1.5 s jobs running, one per worker: SIGKILL the pool processes, then see which
     job runs to its end (the workers fork a new pool process each)."""
+    # Both workers free to take a job: a polling worker (synloop) acknowledges its last job,
+    # and so takes the next, only once its drain_events(timeout=2.0) returned. Else one
+    # worker can take both, one after the other, and the first ends before the kill.
+    time.sleep(2.5)
     tasks.job.delay("kill-plain", time.time_ns(), KILLED_JOB_S)
     tasks.job_safely.delay("kill-acks_late", time.time_ns(), KILLED_JOB_S)
     deadline = time.monotonic() + WAIT_S
@@ -322,6 +326,10 @@ def _redelivery(tasks: Any, workers: queue.Workers, row: Row) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     killed = time.perf_counter()
+    before = queue.read_jobs(workers, killed)
+    ended = before[before["job"].str.startswith("kill-") & (before["end"] <= 0)]
+    if not ended.empty:
+        raise RuntimeError(f"{sorted(ended['job'])} ended before the kill: not killed mid-run")
     safe = queue.wait_jobs(workers, 1, t0=killed, prefix="kill-acks_late", timeout=WAIT_S / 2)
     # The plain job, if it came back, ran next to the other one: a few seconds more suffice.
     plain = queue.wait_jobs(workers, 1, prefix="kill-plain", timeout=3 * KILLED_JOB_S)

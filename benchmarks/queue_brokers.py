@@ -241,7 +241,7 @@ def _start_workers(broker: Broker, folder: Path, spans: Path) -> queue.Workers:
                 "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
         with log_path.open("ab") as log:
             processes.append(queue._popen(args, env=env, cwd=folder, stdout=log, stderr=log))
-    workers = queue.Workers(processes, spans)
+    workers = queue.Workers(processes, spans, ["w1@lab", "w2@lab"])
     deadline = time.monotonic() + READY_S
     while not all(" ready." in path.read_text(errors="replace") for path in logs):
         if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:

@@ -33,7 +33,8 @@ from helpers import stop_all
 __all__ = ["BENCHMARKS", "main"]
 
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-# Sections measured by hand, copied after the generated ones (lesson 12's broker choice).
+# Sections measured on their own, copied after the generated ones: lesson 12's broker table
+# (`python -m benchmarks.queue_brokers` prints its table for benchmarks/queue_brokers.md).
 HAND_MEASURED = [Path(__file__).resolve().parent / "queue_brokers.md"]
 LOADED_PER_CORE = 0.5  # 1-minute load above this per core: say the numbers are noisy
 

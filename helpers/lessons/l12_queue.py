@@ -100,7 +100,7 @@ def _python(code: str, *args: str) -> list[str]:
 
 # fakeredis's TCP server answers through socketserver's StreamRequestHandler, which leaves
 # Nagle's algorithm on: each small reply then waits for the client's delayed ACK (~40 ms on
-# Linux), and Celery drained ~11 jobs/s instead of ~450 (docs/benchmarks.md).
+# Linux), and a burst of Celery jobs drained at ~22 jobs/s instead of ~400 (docs/benchmarks.md).
 _FAKEREDIS = """
 import sys
 from fakeredis._clients._tcp_server import TCPFakeRequestHandler

@@ -8,7 +8,10 @@ registered with the lab's ``stop_all`` and stopped at interpreter exit; on Linux
 die with the kernel (``PR_SET_PDEATHSIG``), so a killed kernel leaves nothing behind.
 
 Workers record each job with OpenTelemetry (``job_tracer()``): one JSON line per ended span
-in ``spans-<pid>.jsonl``; ``read_jobs()`` puts them on a ``Run``'s clock.
+in ``spans-<pid>.jsonl`` (and each started span in ``starts-<pid>.jsonl``, which
+``wait_running()`` reads); ``read_jobs()`` puts them on a ``Run``'s clock.
+``ping_from_another_process()`` is a client in its own process, so the API's GIL cannot
+delay when it sends.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ __all__ = [
     "shared_redis_prefix",
     "start_broker",
     "start_workers",
+    "started_jobs",
     "wait_jobs",
     "wait_running",
 ]
@@ -79,11 +83,18 @@ HOST = "127.0.0.1"
 
 # Elsewhere than Linux there is no PR_SET_PDEATHSIG: a thread in each Python child ends it
 # once the kernel (its parent) is gone. (redis-server has no such thread: atexit stops it.)
+# (os.getppid() alone cannot tell: on Windows it keeps the dead parent's id. A parent with
+# the same pid but another start time is a new process that reused the id.)
 _WATCH_PARENT = """
 import os, threading, time
+import psutil
 def _watch(parent=os.getppid()):
-    while os.getppid() == parent:
-        time.sleep(0.5)
+    try:
+        born = psutil.Process(parent).create_time()
+        while psutil.Process(parent).create_time() == born:
+            time.sleep(0.5)
+    except psutil.Error:
+        pass
     os._exit(1)
 threading.Thread(target=_watch, daemon=True).start()
 """
@@ -525,6 +536,14 @@ def messages_left(app: Any) -> int:
         return int(waiting) + int(channel.client.hlen(channel.unacked_key))
 
 
+def started_jobs(workers: Workers, prefix: str = "") -> list[str]:
+    """The label of every job start the workers recorded (a redelivered job appears once per
+    start, a killed run included), those starting with ``prefix``, in order of start."""
+    rows = [row for path in workers.spans.glob("starts-*.jsonl") for row in _json_lines(path)]
+    labels = [(row["start_ns"], str(row["attributes"].get("job", ""))) for row in rows]
+    return [label for _, label in sorted(labels) if label.startswith(prefix)]
+
+
 def running_jobs(workers: Workers) -> dict[str, list[str]]:
     """{worker hostname: labels of the jobs running in its pool processes now}: jobs whose
     span started and has not ended, in a process that is still alive (from the span files
@@ -645,8 +664,10 @@ def ping_from_another_process(
 
 class CpuAccount:
     """CPU used while a ``with cpu_during(workers):`` block ran, in cores' worth (CPU
-    seconds ÷ wall seconds): ``workers`` (their pool processes), ``others`` (every other
-    process on the machine), ``free`` (``cores`` − ``others``: what this lesson could use)."""
+    seconds ÷ wall seconds): ``workers`` (their pool processes), ``others`` (every process
+    this kernel did not start: other programs), ``free`` (``cores`` − ``others``: what this
+    lesson could use). The kernel and the rest of what it started (broker, the workers'
+    parent processes, a pinger) count as neither."""
 
     def __init__(self, workers: Workers) -> None:
         self._workers = workers
@@ -676,17 +697,25 @@ class CpuAccount:
         self._start = (time.perf_counter(), self._busy(), self._pool_cpu(), self._own())
         return self
 
-    @staticmethod
-    def _own() -> float:
-        times = psutil.Process().cpu_times()
-        return float(times.user + times.system)
+    def _own(self) -> dict[int, float]:
+        """CPU seconds of this process and what it started, except the pool processes."""
+        me = psutil.Process()
+        pool = set(self._workers.pool_pids())
+        used = {}
+        for process in [me, *me.children(recursive=True)]:
+            if process.pid not in pool:
+                with contextlib.suppress(psutil.Error):
+                    times = process.cpu_times()
+                    used[process.pid] = times.user + times.system
+        return used
 
     def __exit__(self, *exc: object) -> None:
         began, busy, pool, own = self._start
         self.wall = max(time.perf_counter() - began, 1e-9)
         now = self._pool_cpu()
         workers = sum(now[pid] - pool[pid] for pid in now if pid in pool)
-        ours = self._own() - own
+        mine = self._own()
+        ours = sum(mine[pid] - own[pid] for pid in mine if pid in own)
         self.workers = workers / self.wall
         self.others = max(0.0, (self._busy() - busy - workers - ours) / self.wall)
 

@@ -7,5 +7,8 @@ else:
     for pid in workers.pool_pids():
         os.kill(pid, signal.SIGKILL)
     finished = queue.wait_jobs(workers, 10, prefix="safe-", timeout=sized(20, 12))
-    print(f"{finished['job'].nunique()} of 10 report_safely jobs finished")  # all 10: 2 ran twice
+    starts = queue.started_jobs(workers, prefix="safe-")
+    twice = sorted({job for job in starts if starts.count(job) > 1})
+    print(f"{finished['job'].nunique()} of 10 report_safely jobs finished; started twice: {twice}")
     assert finished["job"].nunique() == 10, "acks_late + reject_on_worker_lost lose no job"
+    assert len(twice) == 2, "the two killed jobs were delivered again: at least once"

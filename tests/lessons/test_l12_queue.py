@@ -229,6 +229,8 @@ def test_running_jobs_are_started_not_ended_in_a_live_process(tmp_path: Path) ->
         (tmp_path / f"starts-{worker.pid}.jsonl").write_text(starts + '{"half a li')
         (tmp_path / f"spans-{worker.pid}.jsonl").write_text(row(worker.pid, "done", 1))
         assert queue.running_jobs(workers) == {"w1@lab": ["now"]}
+        assert queue.started_jobs(workers) == ["done", "now", "dead"]
+        assert queue.started_jobs(workers, prefix="d") == ["done", "dead"]
         assert queue.wait_running(workers, {"now"}, count=1, timeout=1) == {"w1@lab": "now"}
         with pytest.raises(RuntimeError, match="wanted 1 of them running one of \\['dead'\\]"):
             queue.wait_running(workers, {"dead"}, count=1, timeout=0.05)

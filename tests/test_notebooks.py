@@ -179,7 +179,8 @@ def test_lesson_12_runs_with_each_broker(
     audits: list[dict[str, list[str]]] = []
     errors, durations = run_all_twice(LESSON_12, audits)
     assert not errors, [(e.get("ename"), e.get("evalue")) for e in errors]
-    assert max(durations) < FAST_LIMIT_S, f"lesson 12 with {broker}: {durations} s in fast mode"
+    if os.environ["LAB_FAST"] == "1":  # at full size (LAB_FAST=0) it takes longer, on purpose
+        assert max(durations) < FAST_LIMIT_S, f"lesson 12 with {broker}: {durations} s fast"
     assert all(a["servers"] == [] and a["exposed"] == [] for a in audits), audits
     left = [a["children"] for a in audits]
     assert left == [[], []], f"lesson 12 leaves processes after Run All (broker, workers): {left}"

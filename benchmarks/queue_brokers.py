@@ -1,6 +1,6 @@
 """Lesson 12's broker table: Celery against each broker this machine can run.
 
-python -m benchmarks.queue_brokers           # every broker, the full counts (~3 min)
+python -m benchmarks.queue_brokers           # every broker, the full counts (~8 min here)
 python -m benchmarks.queue_brokers --quick   # fewer jobs
 
 For each broker: two prefork worker processes (``--concurrency 1``,
